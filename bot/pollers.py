@@ -1,0 +1,167 @@
+"""One poller per source: refresh on an interval, back off on failure, report health."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from signals.types import FetchResult, RateLimited, Source, SourceError
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class SourceHealth:
+    """How a source is doing, for `/healthz` and `/status`."""
+
+    name: str
+    interval: float
+    last_success: datetime | None
+    last_attempt: datetime | None
+    failing_since: datetime | None
+    failures: int
+    last_error: str | None
+    metrics: tuple[str, ...]
+
+    def age(self, now: datetime) -> float | None:
+        """Return seconds since the last success."""
+        return None if self.last_success is None else (now - self.last_success).total_seconds()
+
+
+class Poller:
+    """Refresh one source forever; a failure here never touches another poller."""
+
+    def __init__(
+        self,
+        source: Source,
+        interval: float,
+        handle: Callable[[FetchResult], Awaitable[object]],
+        mark_stale: Callable[[str, str], Awaitable[None]],
+        clock: Callable[[], datetime],
+        *,
+        down_after: timedelta = timedelta(hours=1),
+        on_down: Callable[[str, str], Awaitable[None]] | None = None,
+        on_recovered: Callable[[str], Awaitable[None]] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.source = source
+        self.interval = interval
+        self._handle = handle
+        self._mark_stale = mark_stale
+        self._clock = clock
+        self._down_after = down_after
+        self._on_down = on_down
+        self._on_recovered = on_recovered
+        self._sleep = sleep
+        self._rng = rng
+        self._last_success: datetime | None = None
+        self._last_attempt: datetime | None = None
+        self._failing_since: datetime | None = None
+        self._failures = 0
+        self._last_error: str | None = None
+        self._metrics: tuple[str, ...] = ()
+        self._reported_down = False
+
+    @property
+    def health(self) -> SourceHealth:
+        return SourceHealth(
+            name=self.source.name,
+            interval=self.interval,
+            last_success=self._last_success,
+            last_attempt=self._last_attempt,
+            failing_since=self._failing_since,
+            failures=self._failures,
+            last_error=self._last_error,
+            metrics=self._metrics,
+        )
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        while True:
+            delay = await self.poll_once()
+            await self._sleep(delay)
+
+    async def poll_once(self) -> float:
+        """Refresh once and return how many seconds to wait before the next refresh."""
+        now = self._clock()
+        self._last_attempt = now
+        try:
+            result = await self.source.fetch(now)
+            await self._handle(result)
+        except RateLimited as exc:
+            return await self._failed(exc.message, exc.retry_after)
+        except SourceError as exc:
+            return await self._failed(exc.message, None)
+        except Exception as exc:
+            # An unexpected error is a bug somewhere below; log it in full, but keep polling.
+            log.exception("source %s: unexpected error", self.source.name)
+            return await self._failed(f"{type(exc).__name__}: {exc}", None)
+        await self._succeeded(result)
+        return self.interval
+
+    async def _succeeded(self, result: FetchResult) -> None:
+        now = self._clock()
+        seen = {s.metric for s in result.samples} | {s.metric for s in result.stale}
+        self._metrics = tuple(sorted(set(self._metrics) | seen))
+        if self._failing_since is not None:
+            log.info(
+                "source %s recovered after %d failed attempts (%s)",
+                self.source.name,
+                self._failures,
+                _duration(now - self._failing_since),
+            )
+            if self._reported_down and self._on_recovered is not None:
+                await self._quietly(self._on_recovered(self.source.name))
+        self._last_success = now
+        self._failing_since = None
+        self._failures = 0
+        self._last_error = None
+        self._reported_down = False
+
+    async def _failed(self, reason: str, retry_after: float | None) -> float:
+        now = self._clock()
+        self._failures += 1
+        self._last_error = reason
+        if self._failing_since is None:
+            self._failing_since = now
+            log.warning("source %s failing: %s", self.source.name, reason)
+        else:
+            log.debug("source %s still failing: %s", self.source.name, reason)
+        for metric in self._metrics:
+            await self._quietly(self._mark_stale(metric, f"{self.source.name}: {reason}"))
+        if (
+            not self._reported_down
+            and self._on_down is not None
+            and now - self._failing_since >= self._down_after
+        ):
+            self._reported_down = True
+            await self._quietly(self._on_down(self.source.name, reason))
+        delay = min(_MAX_BACKOFF, self.interval * 2.0 ** min(self._failures - 1, 16))
+        delay *= 0.75 + self._rng() / 2
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return delay
+
+
+    async def _quietly(self, step: Awaitable[None]) -> None:
+        """Run a bookkeeping step whose failure (the store is down) must not stop polling."""
+        try:
+            await step
+        except Exception as exc:
+            log.warning("source %s: bookkeeping failed: %s", self.source.name, exc)
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds // 3600} h"

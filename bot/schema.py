@@ -1,0 +1,169 @@
+"""The relational schema, as SQLAlchemy Core tables; migrations in bot/migrations build it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+
+# SQLite has no BIGINT autoincrement; INTEGER PRIMARY KEY is its 64-bit rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+samples = Table(
+    "samples",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("metric", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("source", String(64), nullable=False),
+    UniqueConstraint("metric", "at", name="uq_samples_metric_at"),
+)
+
+latest = Table(
+    "latest",
+    metadata,
+    Column("metric", String(64), primary_key=True),
+    Column("value", Float),
+    Column("at", UTCDateTime()),
+    Column("source", String(64)),
+    Column("detail", JSON),
+    Column("stale_reason", Text),
+    Column("checked_at", UTCDateTime(), nullable=False),
+)
+
+coin_closes = Table(
+    "coin_closes",
+    metadata,
+    Column("coin_id", String(128), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("close", Float, nullable=False),
+)
+
+custom_rules = Table(
+    "custom_rules",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("owner", String(512), nullable=False, index=True),
+    Column("metric", String(64), nullable=False),
+    Column("op", String(16), nullable=False),
+    Column("threshold", Float),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+rule_state = Table(
+    "rule_state",
+    metadata,
+    Column("rule_id", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("armed", Boolean, nullable=False),
+    Column("since", UTCDateTime()),
+    Column("value", Float),
+    Column("sample_at", UTCDateTime()),
+    Column("notified_at", UTCDateTime()),
+    Column("high", Float),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("rule_id", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("metric", String(64), nullable=False),
+    Column("value", Float, nullable=False),
+    Column("previous", Float),
+    Column("threshold", Float),
+    Column("source", String(64), nullable=False),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("text", Text, nullable=False),
+)
+
+destinations = Table(
+    "destinations",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("address", String(512), nullable=False, unique=True),
+    Column("active", Boolean, nullable=False),
+    Column("muted_until", UTCDateTime()),
+    Column("deactivated_reason", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column(
+        "destination_id",
+        BigId,
+        ForeignKey("destinations.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("rule_id", String(64), primary_key=True),
+    Index("ix_subscriptions_rule", "rule_id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("event_id", BigId, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "destination_id",
+        BigId,
+        ForeignKey("destinations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("status", String(8), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UTCDateTime(), nullable=False),
+    Column("last_error", Text),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("sent_at", UTCDateTime()),
+    Index("ix_outbox_pending", "status", "destination_id", "id"),
+)

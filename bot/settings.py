@@ -1,0 +1,124 @@
+"""The one typed view of the environment: every setting the bot reads."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Annotated, Any
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+SOURCES = ("coingecko", "coinpaprika", "yahoo", "exchange", "fred")
+_ADMIN = re.compile(r"^(telegram|discord):\d{1,25}$")
+
+
+class SettingsError(Exception):
+    """A setting has a value the bot cannot use; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    """Configuration from the environment and `.env`; names as in DESIGN.md section 3."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    telegram_token: SecretStr | None = None
+    telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
+    discord_token: SecretStr | None = None
+    discord_api_url: AnyHttpUrl = AnyHttpUrl("https://discord.com/api/v10")
+    discord_gateway_url: str = "wss://gateway.discord.gg"
+    discord_guild_id: int | None = None
+
+    database_url: str = "sqlite:///data/radar.db"
+    sample_retention_days: int = Field(default=400, ge=1)
+
+    coingecko_api_url: AnyHttpUrl = AnyHttpUrl("https://api.coingecko.com/api/v3")
+    coingecko_api_key: SecretStr | None = None
+    coinpaprika_api_url: AnyHttpUrl = AnyHttpUrl("https://api.coinpaprika.com")
+    yahoo_api_url: AnyHttpUrl = AnyHttpUrl("https://query1.finance.yahoo.com")
+    fred_api_url: AnyHttpUrl = AnyHttpUrl("https://fred.stlouisfed.org")
+    exchange: str = "binance"
+    exchange_api_url: AnyHttpUrl | None = None
+
+    admin_ids: Annotated[tuple[str, ...], NoDecode] = ()
+    port: int = Field(default=8080, ge=0, le=65535)
+    log_level: str = "INFO"
+
+    poll_seconds: float = Field(default=60.0, gt=0)
+    coingecko_poll_seconds: float | None = Field(default=None, gt=0)
+    coinpaprika_poll_seconds: float | None = Field(default=None, gt=0)
+    yahoo_poll_seconds: float | None = Field(default=None, gt=0)
+    exchange_poll_seconds: float | None = Field(default=None, gt=0)
+    fred_poll_seconds: float | None = Field(default=None, gt=0)
+    stale_alert_minutes: float = Field(default=60.0, gt=0)
+
+    rule_for_seconds: float = Field(default=0.0, ge=0)
+    rule_repeat_hours: float | None = Field(default=None, gt=0)
+    rule_send_resolved: bool = True
+    max_custom_rules_per_chat: int = Field(default=20, ge=0)
+
+    dispatch_workers: int = Field(default=16, ge=1, le=256)
+    dispatch_max_attempts: int = Field(default=12, ge=1)
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_admins(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            items = tuple(part.strip() for part in value.split(",") if part.strip())
+        else:
+            items = tuple(value)
+        for item in items:
+            if not _ADMIN.match(item):
+                raise ValueError(f"{item!r} is not telegram:<user id> or discord:<user id>")
+        return items
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("expected DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgres://", "postgresql")):
+            raise ValueError("expected sqlite:///<path>, postgres:// or postgresql:// URL")
+        return value
+
+    @field_validator("exchange")
+    @classmethod
+    def _check_exchange(cls, value: str) -> str:
+        if not re.fullmatch(r"[a-z0-9_]+", value):
+            raise ValueError("expected a ccxt exchange id such as binance, kraken or coinbase")
+        return value
+
+    def poll_interval(self, source: str) -> float:
+        """Return the poll interval for `source`, honouring `<SOURCE>_POLL_SECONDS`."""
+        override: float | None = getattr(self, f"{source}_poll_seconds", None)
+        return override if override is not None else self.poll_seconds
+
+    @cached_property
+    def async_database_url(self) -> str:
+        """Return `database_url` in the form SQLAlchemy's async drivers take."""
+        url = self.database_url
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://") :]
+        if url.startswith("postgresql://"):
+            return "postgresql+asyncpg://" + url[len("postgresql://") :]
+        if url.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + url[len("sqlite:///") :]
+        return url
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build `Settings`, turning a validation failure into one line that names the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise SettingsError(f"invalid {name}: {first['msg']}") from None

@@ -1,0 +1,80 @@
+"""Typed values and errors that cross the signals boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One observation of a metric: its value, when it held, and who said so."""
+
+    metric: str
+    value: float
+    at: datetime
+    source: str
+    detail: tuple[tuple[str, str], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError("Sample.at must be timezone-aware")
+
+
+@dataclass(frozen=True, slots=True)
+class Stale:
+    """A metric the source could not publish this time, and why."""
+
+    metric: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """What one refresh of a source produced."""
+
+    samples: tuple[Sample, ...] = ()
+    stale: tuple[Stale, ...] = ()
+    history: tuple[Sample, ...] = field(default=(), repr=False)
+
+
+class SourceError(Exception):
+    """A source could not produce a result; the base of every feed error."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(f"{source}: {message}")
+        self.source = source
+        self.message = message
+
+
+class SourceUnavailable(SourceError):
+    """The provider did not answer usefully (timeout, connection refused, 5xx)."""
+
+
+class RateLimited(SourceError):
+    """The provider asked us to slow down."""
+
+    def __init__(self, source: str, retry_after: float | None) -> None:
+        hint = f" (retry after {retry_after:g} s)" if retry_after is not None else ""
+        super().__init__(source, f"rate limited{hint}")
+        self.retry_after = retry_after
+
+
+class BadPayload(SourceError):
+    """The provider answered, but not with what its contract promises."""
+
+    def __init__(self, source: str, field_name: str, problem: str) -> None:
+        super().__init__(source, f"bad payload at {field_name!r}: {problem}")
+        self.field_name = field_name
+        self.problem = problem
+
+
+class Source(Protocol):
+    """A feed that a poller refreshes: one provider, one or more metrics."""
+
+    name: str
+
+    async def fetch(self, now: datetime) -> FetchResult:
+        """Refresh once, returning samples and stale notices, or raise a `SourceError`."""
+        ...
