@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.engine import RuleState, evaluate, seed_high
 from bot.messages import alert_text
+from bot.notify import AlertState
 from bot.rules import Rule, RuleDefaults, RuleSpec, builtin_rules
 from bot.store import Store
 from signals.metrics import metric_info
@@ -89,6 +90,19 @@ class AlertEngine:
             custom_rule(rule_id, owner, spec, self._defaults) for rule_id, owner, spec in rows
         )
         self._custom_read_at = self._clock()
+
+    async def operator_notice(
+        self, key: str, kind: AlertState, description: str, text: str, addresses: Sequence[str]
+    ) -> None:
+        """Record an operator event (a feed down or back) and queue it for `addresses`."""
+        rule = Rule(key, "feed", ">", None, description, send_resolved=True)
+        now = self._clock()
+        async with self._store.unit() as unit:
+            event_id = await unit.add_event(rule, kind, 0.0, None, "radar", now, text, now)
+            queued = await unit.fan_out_to(event_id, addresses, now)
+        log.warning("%s (notice queued for %d operators)", text, queued)
+        if queued:
+            self._on_queued()
 
     async def ingest(self, result: FetchResult) -> list[Fired]:
         """Store a source's result and evaluate rules on each new sample, oldest first."""

@@ -89,9 +89,7 @@ class Dispatcher:
             await asyncio.wait_for(self._wake.wait(), self._idle_poll)
 
     async def _dispatch_due(self) -> None:
-        due = await self._store.due_destinations(
-            self._clock(), self._batch, tuple(self._notifiers)
-        )
+        due = await self._store.due_destinations(self._clock(), self._batch, tuple(self._notifiers))
         for dest_id in due:
             if dest_id in self._active or self._stopping.is_set():
                 continue

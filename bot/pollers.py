@@ -149,7 +149,6 @@ class Poller:
             delay = max(delay, retry_after)
         return delay
 
-
     async def _quietly(self, step: Awaitable[None]) -> None:
         """Run a bookkeeping step whose failure (the store is down) must not stop polling."""
         try:

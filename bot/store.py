@@ -374,6 +374,24 @@ class Unit:
         result = await self._conn.execute(stmt)
         return int(result.rowcount or 0)
 
+    async def fan_out_to(self, event_id: int, addresses: Sequence[str], now: datetime) -> int:
+        """Queue the event for the named destinations, whatever they subscribe to."""
+        queued = 0
+        for address in addresses:
+            dest_id = await self._store._destination_id(self._conn, address, now)
+            await self._conn.execute(
+                insert(outbox).values(
+                    event_id=event_id,
+                    destination_id=dest_id,
+                    status="pending",
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+            queued += 1
+        return queued
+
 
 class Store:
     """Durable state behind the bot; every method is one short transaction unless it says otherwise."""

@@ -1,0 +1,281 @@
+"""The composition root: build every part from `Settings`, run them in one loop, stop in order."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+
+from bot.alerts import AlertEngine
+from bot.dispatcher import Dispatcher
+from bot.frontend import FrontEnd
+from bot.health import build_app, start_server
+from bot.notifiers import ConsoleNotifier, WebhookNotifier
+from bot.pollers import Poller
+from bot.rules import RuleDefaults
+from bot.service import CommandService
+from bot.settings import Settings
+from bot.store import ALL_BUILTINS, Store
+from signals.types import Source
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+SourceFactory = Callable[[Settings, aiohttp.ClientSession, Store], Sequence[Source]]
+
+# Past this, a row still being sent is abandoned at shutdown; it stays pending and goes out after
+# the restart. It keeps the whole stop well inside the 10 s a platform allows after SIGTERM.
+_DISPATCH_GRACE = 6.0
+_PRUNE_EVERY = 3600.0
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware."""
+    return datetime.now(UTC)
+
+
+class _Redact(logging.Filter):
+    """Blank out secrets wherever a library puts them in a log line (URLs, mostly)."""
+
+    def __init__(self, secrets: Sequence[str]) -> None:
+        super().__init__()
+        self._secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self._secrets:
+            return True
+        message = record.getMessage()
+        if any(secret in message for secret in self._secrets):
+            for secret in self._secrets:
+                message = message.replace(secret, "<redacted>")
+            record.msg, record.args = message, None
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log to stderr at LOG_LEVEL, with every configured secret redacted."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    secrets = [
+        s.get_secret_value()
+        for s in (settings.telegram_token, settings.discord_token, settings.coingecko_api_key)
+        if s is not None
+    ]
+    handler.addFilter(_Redact(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level)
+    # httpx logs every request URL at INFO, and Telegram's URLs carry the token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+
+def rule_defaults(settings: Settings) -> RuleDefaults:
+    """Return the rule defaults the settings ask for."""
+    repeat = (
+        timedelta(hours=settings.rule_repeat_hours)
+        if settings.rule_repeat_hours is not None
+        else None
+    )
+    return RuleDefaults(
+        for_duration=timedelta(seconds=settings.rule_for_seconds),
+        repeat_interval=repeat,
+        send_resolved=settings.rule_send_resolved,
+    )
+
+
+def operator_addresses(settings: Settings) -> list[str]:
+    """Return where operator notices go: the console and each Telegram admin's private chat."""
+    # A Telegram user's private chat has the user's id; Discord needs a DM channel we do not have.
+    telegram = [
+        f"telegram:{a.split(':', 1)[1]}" for a in settings.admin_ids if a.startswith("telegram:")
+    ]
+    return ["console", *telegram]
+
+
+def load_frontends(settings: Settings, service: CommandService) -> list[FrontEnd]:
+    """Import and build the chat front-ends whose tokens are set; only here is `handlers` named."""
+    wanted = [
+        name
+        for name, token in (
+            ("telegram", settings.telegram_token),
+            ("discord", settings.discord_token),
+        )
+        if token is not None and token.get_secret_value()
+    ]
+    frontends: list[FrontEnd] = []
+    for name in wanted:
+        module = importlib.import_module(f"handlers.{name}")
+        frontends.append(module.build_frontend(settings, service))
+    return frontends
+
+
+def default_sources(
+    settings: Settings, session: aiohttp.ClientSession, store: Store
+) -> Sequence[Source]:
+    """Build the live feeds."""
+    from bot.feeds import build_sources  # noqa: PLC0415  (feeds pull in pandas; CLI paths skip it)
+
+    return build_sources(settings, session, store)
+
+
+@dataclass
+class Service:
+    """The running parts, kept together so shutdown can take them apart in order."""
+
+    settings: Settings
+    store: Store
+    session: aiohttp.ClientSession
+    engine: AlertEngine
+    dispatcher: Dispatcher
+    commands: CommandService
+    pollers: list[Poller]
+    frontends: list[FrontEnd] = field(default_factory=list)
+
+
+async def build_service(
+    settings: Settings,
+    clock: Clock = utcnow,
+    sources: SourceFactory = default_sources,
+) -> Service:
+    """Open the store and build every part, started nothing yet."""
+    store = await Store.open(settings.async_database_url, pool_size=settings.dispatch_workers + 4)
+    session = aiohttp.ClientSession()
+    dispatcher = Dispatcher(
+        store,
+        {"console": ConsoleNotifier(), "webhook": WebhookNotifier(session)},
+        clock,
+        workers=settings.dispatch_workers,
+        max_attempts=settings.dispatch_max_attempts,
+    )
+    engine = AlertEngine(store, rule_defaults(settings), clock, on_queued=dispatcher.wake)
+    await engine.reload()
+    commands = CommandService(
+        store,
+        engine,
+        clock,
+        operators=settings.admin_ids,
+        max_custom_rules=settings.max_custom_rules_per_chat,
+    )
+    if await store.destination("console") is None:
+        await store.subscribe("console", [ALL_BUILTINS], clock())
+
+    async def source_down(name: str, reason: str) -> None:
+        await engine.operator_notice(
+            f"source-down:{name}",
+            "firing",
+            f"Feed {name} is down",
+            f"⚠️ Feed {name} has failed for over {settings.stale_alert_minutes:g} min: {reason}",
+            operator_addresses(settings),
+        )
+
+    async def source_up(name: str) -> None:
+        await engine.operator_notice(
+            f"source-down:{name}",
+            "resolved",
+            f"Feed {name} is down",
+            f"✅ Feed {name} answers again",
+            operator_addresses(settings),
+        )
+
+    pollers = [
+        Poller(
+            source,
+            settings.poll_interval(source.name),
+            engine.ingest,
+            lambda metric, reason: store.mark_stale(metric, reason, clock()),
+            clock,
+            down_after=timedelta(minutes=settings.stale_alert_minutes),
+            on_down=source_down,
+            on_recovered=source_up,
+        )
+        for source in sources(settings, session, store)
+    ]
+    return Service(settings, store, session, engine, dispatcher, commands, pollers)
+
+
+async def _prune_forever(service: Service, clock: Clock) -> None:
+    retention = timedelta(days=service.settings.sample_retention_days)
+    while True:
+        await asyncio.sleep(_PRUNE_EVERY)
+        try:
+            await service.store.prune(clock(), retention)
+        except Exception as exc:
+            log.warning("pruning old rows failed: %s", exc)
+
+
+async def run(
+    settings: Settings,
+    stop: asyncio.Event | None = None,
+    clock: Clock = utcnow,
+    sources: SourceFactory = default_sources,
+) -> None:
+    """Run the service until `stop` is set or SIGTERM/SIGINT arrives, then stop in order."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    service = await build_service(settings, clock, sources)
+    runner = None
+    try:
+        service.frontends = load_frontends(settings, service.commands)
+        for frontend in service.frontends:
+            service.dispatcher.add_notifier(frontend.notifier)
+        health = build_app(service.store, lambda: [p.health for p in service.pollers], clock)
+        runner = await start_server(health, settings.port)
+        log.info(
+            "Risk-On Radar running: %d sources, front-ends: %s, health on :%d",
+            len(service.pollers),
+            ", ".join(f.name for f in service.frontends) or "console only",
+            settings.port,
+        )
+        await _run_until_stopped(service, stop, clock)
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        await service.session.close()
+        await service.store.close()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signum)
+    log.info("stopped cleanly")
+
+
+async def _run_until_stopped(service: Service, stop: asyncio.Event, clock: Clock) -> None:
+    async with asyncio.TaskGroup() as group:
+        dispatching = group.create_task(service.dispatcher.run(), name="dispatcher")
+        background = [
+            group.create_task(p.run(), name=f"poll-{p.source.name}") for p in service.pollers
+        ]
+        background.append(group.create_task(_prune_forever(service, clock), name="prune"))
+        started: list[FrontEnd] = []
+        for frontend in service.frontends:
+            try:
+                await frontend.start()
+                started.append(frontend)
+            except Exception:
+                # One platform failing to start must not take the others, or the alerts, down.
+                log.exception("front-end %s failed to start; continuing without it", frontend.name)
+        await stop.wait()
+        log.info("stopping: pollers, front-ends, then the dispatcher")
+        for task in background:
+            task.cancel()
+        for frontend in reversed(started):
+            try:
+                await asyncio.wait_for(frontend.stop(), 3.0)
+            except Exception:
+                log.exception("front-end %s did not stop cleanly", frontend.name)
+        await service.dispatcher.stop()
+        done, _ = await asyncio.wait({dispatching}, timeout=_DISPATCH_GRACE)
+        if not done:
+            log.warning("a delivery did not finish in %.0f s; it stays queued", _DISPATCH_GRACE)
+            dispatching.cancel()

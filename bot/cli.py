@@ -1,0 +1,151 @@
+"""Command line: run the service, or do an operator's chores without a chat."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+import aiohttp
+
+from bot.app import configure_logging, default_sources, rule_defaults, run, utcnow
+from bot.destinations import BadDestination, Destination
+from bot.rules import builtin_rules
+from bot.settings import Settings, SettingsError, load_settings
+from bot.store import ALL_BUILTINS, Store, StoreUnavailable
+from signals.metrics import metric_info
+from signals.types import FetchResult, SourceError
+
+log = logging.getLogger(__name__)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Risk-On Radar")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the service (the default)")
+    status = commands.add_parser("status", help="fetch every source once and print the metrics")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    for name, verb in (("subscribe", "send"), ("unsubscribe", "stop sending")):
+        sub = commands.add_parser(name, help=f"{verb} a destination alerts")
+        sub.add_argument(
+            "destination",
+            help="telegram:<chat>[/<topic>], discord:<channel>, webhook:<url>, console",
+        )
+        sub.add_argument("rules", nargs="*", help="rule ids, or all (the default)")
+    commands.add_parser("rules", help="list the built-in rules")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"risk-on-radar: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings)
+    command = args.command or "run"
+    try:
+        if command == "run":
+            asyncio.run(run(settings))
+            return 0
+        if command == "rules":
+            return _rules(settings)
+        if command == "status":
+            return asyncio.run(_status(settings, as_json=args.json))
+        return asyncio.run(_subscription(settings, command, args.destination, args.rules))
+    except StoreUnavailable as exc:
+        print(f"risk-on-radar: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+def _rules(settings: Settings) -> int:
+    for rule in builtin_rules(rule_defaults(settings)):
+        print(f"{rule.id:<24} {rule.condition:<32} {rule.description}")
+    return 0
+
+
+async def _subscription(settings: Settings, command: str, address: str, rules: list[str]) -> int:
+    try:
+        destination = Destination.parse(address)
+    except BadDestination as exc:
+        print(f"risk-on-radar: {exc}", file=sys.stderr)
+        return 2
+    known = {r.id for r in builtin_rules(rule_defaults(settings))}
+    wanted = [r.lower() for r in rules] or ["all"]
+    unknown = [r for r in wanted if r != "all" and r not in known]
+    if unknown:
+        print(
+            f"risk-on-radar: unknown rule {unknown[0]!r}; see `python -m bot rules`",
+            file=sys.stderr,
+        )
+        return 2
+    ids = [ALL_BUILTINS] if "all" in wanted else wanted
+    store = await Store.open(settings.async_database_url)
+    try:
+        if command == "subscribe":
+            changed = await store.subscribe(destination.address, ids, utcnow())
+            print(f"{destination}: subscribed to {', '.join(changed) or 'nothing new'}")
+        else:
+            removed = await store.unsubscribe(destination.address, None if "all" in wanted else ids)
+            print(f"{destination}: unsubscribed from {', '.join(removed) or 'nothing'}")
+    finally:
+        await store.close()
+    return 0
+
+
+async def _status(settings: Settings, *, as_json: bool) -> int:
+    store = await Store.open(settings.async_database_url)
+    try:
+        async with aiohttp.ClientSession() as session:
+            sources = default_sources(settings, session, store)
+            results = await asyncio.gather(
+                *(source.fetch(utcnow()) for source in sources), return_exceptions=True
+            )
+        states = await store.rule_states()
+    finally:
+        await store.close()
+    metrics: dict[str, dict[str, object]] = {}
+    errors: dict[str, str] = {}
+    answered = 0
+    for source, result in zip(sources, results, strict=True):
+        if isinstance(result, FetchResult):
+            answered += 1
+            for sample in result.samples:
+                metrics[sample.metric] = {
+                    "value": sample.value,
+                    "at": sample.at.isoformat().replace("+00:00", "Z"),
+                    "source": sample.source,
+                }
+            for stale in result.stale:
+                metrics.setdefault(stale.metric, {"value": None, "stale": stale.reason})
+        elif isinstance(result, SourceError):
+            errors[source.name] = result.message
+        else:
+            errors[source.name] = f"{type(result).__name__}: {result}"
+    rules = {
+        rule.id: {"state": states[rule.id].state if rule.id in states else "inactive"}
+        for rule in builtin_rules(rule_defaults(settings))
+    }
+    if as_json:
+        print(json.dumps({"metrics": metrics, "rules": rules, "errors": errors}, indent=2))
+    else:
+        for metric, row in metrics.items():
+            value = row.get("value")
+            shown = (
+                metric_info(metric).format(value)
+                if isinstance(value, float)
+                else f"stale: {row.get('stale')}"
+            )
+            print(f"{metric:<18} {shown:<24} {row.get('source', '')} {row.get('at', '')}")
+        for rule_id, rule_row in rules.items():
+            print(f"rule {rule_id:<24} {rule_row['state']}")
+        for name, error in errors.items():
+            print(f"source {name} failed: {error}", file=sys.stderr)
+    return 0 if answered else 1
