@@ -202,10 +202,13 @@ async def build_service(
     return Service(settings, store, session, engine, dispatcher, commands, pollers)
 
 
-async def _prune_forever(service: Service, clock: Clock) -> None:
+async def _prune_until(stop: asyncio.Event, service: Service, clock: Clock) -> None:
     retention = timedelta(days=service.settings.sample_retention_days)
     while True:
-        await asyncio.sleep(_PRUNE_EVERY)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), _PRUNE_EVERY)
+        if stop.is_set():
+            return
         try:
             await service.store.prune(clock(), retention)
         except Exception as exc:
@@ -251,12 +254,14 @@ async def run(
 
 
 async def _run_until_stopped(service: Service, stop: asyncio.Event, clock: Clock) -> None:
+    polling_stop = asyncio.Event()
     async with asyncio.TaskGroup() as group:
         dispatching = group.create_task(service.dispatcher.run(), name="dispatcher")
-        background = [
-            group.create_task(p.run(), name=f"poll-{p.source.name}") for p in service.pollers
+        polling = [
+            group.create_task(p.run(polling_stop), name=f"poll-{p.source.name}")
+            for p in service.pollers
         ]
-        background.append(group.create_task(_prune_forever(service, clock), name="prune"))
+        polling.append(group.create_task(_prune_until(polling_stop, service, clock), name="prune"))
         started: list[FrontEnd] = []
         for frontend in service.frontends:
             try:
@@ -267,8 +272,8 @@ async def _run_until_stopped(service: Service, stop: asyncio.Event, clock: Clock
                 log.exception("front-end %s failed to start; continuing without it", frontend.name)
         await stop.wait()
         log.info("stopping: pollers, front-ends, then the dispatcher")
-        for task in background:
-            task.cancel()
+        polling_stop.set()
+        await asyncio.wait(polling)
         for frontend in reversed(started):
             try:
                 await asyncio.wait_for(frontend.stop(), 3.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -82,18 +83,34 @@ class Poller:
             metrics=self._metrics,
         )
 
-    async def run(self) -> None:
-        """Poll until cancelled."""
-        while True:
-            delay = await self.poll_once()
-            await self._sleep(delay)
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; a fetch in progress is abandoned, a store in progress finishes."""
+        while not stop.is_set():
+            now = self._clock()
+            fetch = asyncio.ensure_future(self.source.fetch(now))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if not fetch.done():
+                fetch.cancel()
+                await asyncio.wait({fetch})
+                return
+            # Never cancelled from here on: a transaction cut in half would hold the database.
+            delay = await self._conclude(now, fetch)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
 
     async def poll_once(self) -> float:
         """Refresh once and return how many seconds to wait before the next refresh."""
         now = self._clock()
+        fetch = asyncio.ensure_future(self.source.fetch(now))
+        await asyncio.wait({fetch})
+        return await self._conclude(now, fetch)
+
+    async def _conclude(self, now: datetime, fetch: asyncio.Future[FetchResult]) -> float:
         self._last_attempt = now
         try:
-            result = await self.source.fetch(now)
+            result = fetch.result()
             await self._handle(result)
         except RateLimited as exc:
             return await self._failed(exc.message, exc.retry_after)

@@ -21,11 +21,18 @@ class Settings(BaseSettings):
     """Configuration from the environment and `.env`; names as in DESIGN.md section 3."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,
     )
 
     telegram_token: SecretStr | None = None
     telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
+    telegram_rate_global: float = Field(default=30.0, gt=0)
+    telegram_rate_per_chat: float = Field(default=1.0, gt=0)
+    telegram_rate_per_group_minute: float = Field(default=20.0, gt=0)
     discord_token: SecretStr | None = None
     discord_api_url: AnyHttpUrl = AnyHttpUrl("https://discord.com/api/v10")
     discord_gateway_url: str = "wss://gateway.discord.gg"
