@@ -762,17 +762,23 @@ class Store:
         ]
         if not prefixes:
             return []
+        # Only a destination's oldest pending row decides: rows behind one that waits out a
+        # retry must wait too, or order breaks.
+        heads = (
+            select(func.min(outbox.c.id).label("head_id"))
+            .where(outbox.c.status == "pending")
+            .group_by(outbox.c.destination_id)
+            .subquery()
+        )
         query = (
-            select(outbox.c.destination_id, func.min(outbox.c.id).label("first"))
-            .select_from(outbox.join(destinations))
+            select(outbox.c.destination_id)
+            .select_from(heads.join(outbox, outbox.c.id == heads.c.head_id).join(destinations))
             .where(
-                outbox.c.status == "pending",
                 outbox.c.next_attempt_at <= now,
                 destinations.c.active == true(),
                 or_(*prefixes),
             )
-            .group_by(outbox.c.destination_id)
-            .order_by("first")
+            .order_by(outbox.c.id)
             .limit(limit)
         )
         async with self.engine.connect() as conn:
@@ -783,13 +789,6 @@ class Store:
         query = select(func.count()).select_from(outbox).where(outbox.c.status == "pending")
         async with self.engine.connect() as conn:
             return int((await conn.execute(query)).scalar_one())
-
-    async def next_wake(self) -> datetime | None:
-        """Return when the earliest pending row falls due."""
-        query = select(func.min(outbox.c.next_attempt_at)).where(outbox.c.status == "pending")
-        async with self.engine.connect() as conn:
-            value = (await conn.execute(query)).scalar()
-        return UTCDateTime().process_result_value(value, self.engine.dialect)
 
     async def _head(self, conn: AsyncConnection, dest_id: int, now: datetime) -> OutboxItem | None:
         query = (

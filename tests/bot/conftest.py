@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,19 +36,52 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+# Each test process gets its own database, so parallel runs (a developer's and CI's) never meet.
+_DB_NAME = f"radar_test_{os.getpid()}"
+_created = False
+
+
+def _url_for(database: str) -> str:
+    return PG_URL.rsplit("/", 1)[0] + "/" + database
+
+
 async def reset_postgres() -> str:
-    """Empty the test database and return its async URL; skip when no server (fail under CI)."""
+    """Empty this process's test database and return its async URL; skip when no server."""
+    global _created  # noqa: PLW0603
     try:
-        conn = await asyncpg.connect(PG_URL, timeout=3)
+        admin = await asyncpg.connect(PG_URL, timeout=3)
     except (OSError, asyncpg.PostgresError) as exc:
         if os.environ.get("CI"):
             raise
         pytest.skip(f"PostgreSQL not reachable at {PG_URL}: {exc}")
     try:
+        if not _created:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{_DB_NAME}"')
+            await admin.execute(f'CREATE DATABASE "{_DB_NAME}"')
+            _created = True
+    finally:
+        await admin.close()
+    conn = await asyncpg.connect(_url_for(_DB_NAME), timeout=3)
+    try:
         await conn.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     finally:
         await conn.close()
-    return PG_URL.replace("postgresql://", "postgresql+asyncpg://", 1)
+    return _url_for(_DB_NAME).replace("postgresql://", "postgresql+asyncpg://", 1)
+
+
+async def _drop_database() -> None:
+    admin = await asyncpg.connect(PG_URL, timeout=3)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{_DB_NAME}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_test_database() -> Iterator[None]:
+    yield
+    if _created:
+        asyncio.run(_drop_database())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -33,8 +33,10 @@ class RecordingNotifier:
     delivered: list[tuple[str, int]] = field(default_factory=list)
     failures: dict[str, list[DeliveryError | Exception]] = field(default_factory=dict)
     delay: float = 0.0
+    started: int = 0
 
     async def send(self, destination: Destination, message: AlertMessage) -> None:
+        self.started += 1
         script = self.failures.get(destination.address)
         if script:
             raise script.pop(0)
@@ -47,6 +49,13 @@ async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     """Wait for `predicate` to hold, polling the loop."""
     async with asyncio.timeout(timeout):
         while not predicate():
+            await asyncio.sleep(0.005)
+
+
+async def until_scheduled(store: Store, clock: FakeClock) -> None:
+    """Wait until every destination's next row waits for a later time (a failure was recorded)."""
+    async with asyncio.timeout(10):
+        while await store.due_destinations(clock(), 10, ["telegram"]):
             await asyncio.sleep(0.005)
 
 
@@ -109,7 +118,7 @@ async def test_transient_failure_waits_for_retry_after_and_keeps_order(
     notifier.failures["telegram:1"] = [TransientDeliveryError("flood", retry_after=30)]
     async with Running(make(store, clock, notifier)):
         await until(lambda: len(notifier.delivered) == 2)
-        await asyncio.sleep(0.05)
+        await until_scheduled(store, clock)
         # The resolved notice must not overtake the alert that is waiting out its retry-after.
         assert notifier.delivered == [("telegram:2", 1), ("telegram:2", 2)]
         clock.advance(seconds=29)
@@ -128,12 +137,14 @@ async def test_backoff_grows_and_gives_up_after_max_attempts(
     notifier = RecordingNotifier()
     notifier.failures["telegram:1"] = [TransientDeliveryError("down") for _ in range(3)]
     async with Running(make(store, clock, notifier, max_attempts=3)):
-        for attempt in range(3):
+        for attempt in range(2):
+            await until_scheduled(store, clock)
+            assert len(notifier.failures["telegram:1"]) == 2 - attempt
             clock.advance(seconds=backoff(attempt, lambda: 1.0).total_seconds() + 1)
-            await asyncio.sleep(0.05)
+        async with asyncio.timeout(10):
+            while await store.pending_count():
+                await asyncio.sleep(0.01)
     assert notifier.delivered == []
-    assert notifier.failures["telegram:1"] == []
-    assert await store.pending_count() == 0
 
 
 async def test_permanent_refusal_deactivates_only_that_destination(
@@ -181,6 +192,7 @@ async def test_a_notifier_bug_is_retried_not_fatal(store: Store, clock: FakeCloc
     notifier.failures["telegram:1"] = [RuntimeError("renderer bug")]
     async with Running(make(store, clock, notifier)):
         await until(lambda: ("telegram:2", 1) in notifier.delivered)
+        await until_scheduled(store, clock)
         clock.advance(seconds=10)
         await until(lambda: ("telegram:1", 1) in notifier.delivered)
 
@@ -205,7 +217,7 @@ async def test_stop_lets_the_row_in_flight_finish(store: Store, clock: FakeClock
     notifier = RecordingNotifier(delay=0.2)
     dispatcher = make(store, clock, notifier)
     task = asyncio.create_task(dispatcher.run())
-    await asyncio.sleep(0.05)
+    await until(lambda: notifier.started == 1)
     await dispatcher.stop()
     await asyncio.wait_for(task, 5)
     assert notifier.delivered == [("telegram:1", 1)]
