@@ -118,6 +118,10 @@ def load_frontends(settings: Settings, service: CommandService) -> list[FrontEnd
     return frontends
 
 
+# The dominance source asks CoinGecko's /global, so COINGECKO_POLL_SECONDS paces it too.
+POLL_KEYS = {"global": "coingecko"}
+
+
 def default_sources(
     settings: Settings, session: aiohttp.ClientSession, store: Store
 ) -> Sequence[Source]:
@@ -189,7 +193,7 @@ async def build_service(
     pollers = [
         Poller(
             source,
-            settings.poll_interval(source.name),
+            settings.poll_interval(POLL_KEYS.get(source.name, source.name)),
             engine.ingest,
             lambda metric, reason: store.mark_stale(metric, reason, clock()),
             clock,

@@ -55,7 +55,8 @@ class Settings(BaseSettings):
 
     poll_seconds: float = Field(default=60.0, gt=0)
     coingecko_poll_seconds: float | None = Field(default=None, gt=0)
-    coinpaprika_poll_seconds: float | None = Field(default=None, gt=0)
+    # CoinPaprika is the fallback; its free quota is small, so ask it at most this often.
+    coinpaprika_poll_seconds: float | None = Field(default=300.0, gt=0)
     yahoo_poll_seconds: float | None = Field(default=None, gt=0)
     exchange_poll_seconds: float | None = Field(default=None, gt=0)
     fred_poll_seconds: float | None = Field(default=None, gt=0)

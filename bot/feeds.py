@@ -1,0 +1,37 @@
+"""Build the live feeds from `Settings`: one shared session, one CoinGecko rate budget."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import aiohttp
+
+from bot.settings import Settings
+from bot.store import Store
+from signals.dominance import GlobalMarket
+from signals.sources.coingecko import CoinGeckoClient, CoinGeckoMarkets
+from signals.sources.coinpaprika import CoinPaprikaClient
+from signals.sources.yahoo import YahooClient, YahooIndices
+from signals.types import Source
+
+
+def build_sources(
+    settings: Settings, session: aiohttp.ClientSession, store: Store
+) -> Sequence[Source]:
+    """Return the sources behind `asi`, dominance with total2/total3, and the Russell 2000."""
+    key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else None
+    # Both CoinGecko sources share one client, so they share one pacer and one rate budget.
+    coingecko = CoinGeckoClient(session, str(settings.coingecko_api_url), key or None)
+    paprika = CoinPaprikaClient(session, str(settings.coinpaprika_api_url))
+    yahoo = YahooClient(session, str(settings.yahoo_api_url))
+    return (
+        CoinGeckoMarkets(coingecko, store, name="coingecko"),
+        GlobalMarket(
+            coingecko,
+            paprika,
+            name="global",
+            fallback_interval=timedelta(seconds=settings.poll_interval("coinpaprika")),
+        ),
+        YahooIndices(yahoo, name="yahoo"),
+    )

@@ -1,0 +1,206 @@
+"""The Altcoin Season Index by the blockchaincenter method, as pure functions.
+
+Take the coins ranked by market cap, drop Bitcoin and every excluded coin (stablecoins,
+asset-backed, wrapped and liquid-staking tokens; see `data/asi_exclusions.json`), keep the top 50
+that remain, and report the share of them whose 90-day price change beats Bitcoin's, 0-100.
+
+Windows: a change is the current price over the reference close minus one. The reference close is
+the last daily close completed 90 days before now (see `reference_day`); when that day's close is
+missing, the latest close up to `tolerance_days` earlier stands in. A coin with no reference close
+"lacks history" and is left out of both counts; the index is published only when at least
+`min_history` coins of the universe have one, and is then the share among those coins. Equal to
+Bitcoin's change does not count as beating it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from signals.market import MarketCoin
+from signals.types import Sample, Stale
+
+BITCOIN = "bitcoin"
+UNIVERSE_SIZE = 50
+MIN_HISTORY = 45
+LOOKBACK = timedelta(days=90)
+TOLERANCE_DAYS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusions:
+    """The rules that keep a coin out of the universe, each with its reason."""
+
+    categories: Mapping[str, str]
+    coins: Mapping[str, str]
+    name_patterns: tuple[tuple[re.Pattern[str], str], ...]
+
+    def reason(self, coin: MarketCoin, category_members: frozenset[str]) -> str | None:
+        """Return why `coin` is excluded, or None when it belongs in the universe."""
+        if coin.id in self.coins:
+            return self.coins[coin.id]
+        if coin.id in category_members:
+            return "in an excluded CoinGecko category"
+        for pattern, why in self.name_patterns:
+            if pattern.search(coin.name):
+                return why
+        return None
+
+
+def load_exclusions(text: str | None = None) -> Exclusions:
+    """Parse the exclusion rules from `text`, or from the packaged `asi_exclusions.json`."""
+    if text is None:
+        text = resources.files("signals").joinpath("data/asi_exclusions.json").read_text("utf-8")
+    raw: dict[str, Any] = json.loads(text)
+    categories = {_field(entry, "id"): _field(entry, "reason") for entry in raw["categories"]}
+    coins = {_field(entry, "id"): _field(entry, "reason") for entry in raw["coins"]}
+    patterns = tuple(
+        (re.compile(_field(entry, "pattern")), _field(entry, "reason"))
+        for entry in raw["name_patterns"]
+    )
+    return Exclusions(categories, coins, patterns)
+
+
+def _field(entry: Mapping[str, Any], key: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"asi exclusion entry {entry!r} needs a non-empty {key!r}")
+    return value
+
+
+def select_universe(
+    coins: Iterable[MarketCoin],
+    exclusions: Exclusions,
+    category_members: frozenset[str] = frozenset(),
+    size: int = UNIVERSE_SIZE,
+) -> tuple[MarketCoin, ...]:
+    """Return the `size` largest coins by market cap that are neither Bitcoin nor excluded."""
+    ranked = sorted(coins, key=lambda coin: coin.market_cap, reverse=True)
+    kept = (
+        coin
+        for coin in ranked
+        if coin.id != BITCOIN and exclusions.reason(coin, category_members) is None
+    )
+    return tuple(coin for coin, _ in zip(kept, range(size), strict=False))
+
+
+def reference_day(now: datetime, lookback: timedelta = LOOKBACK) -> date:
+    """Return the day of the last daily close completed `lookback` before `now` (UTC)."""
+    then = (now - lookback).astimezone(UTC)
+    # The close of day d is the price at 00:00 UTC on d + 1, so it completes as d + 1 begins.
+    return then.date() - timedelta(days=1)
+
+
+def closes_frame(closes: Mapping[str, Mapping[date, float]]) -> pd.DataFrame:
+    """Return closes as a frame: one row per day (sorted), one column per coin, NaN where absent."""
+    days = sorted(set().union(*closes.values()))
+    row = {day: i for i, day in enumerate(days)}
+    # Filled column by column through numpy: a Series per coin from date keys is ~30x slower.
+    grid = np.full((len(days), len(closes)), np.nan)
+    for column, values in enumerate(closes.values()):
+        grid[[row[day] for day in values], column] = list(values.values())
+    return pd.DataFrame(grid, index=pd.DatetimeIndex(days), columns=list(closes))
+
+
+def reference_closes(
+    closes: pd.DataFrame, day: date, tolerance_days: int = TOLERANCE_DAYS
+) -> pd.Series:
+    """Return each coin's close on `day`, or its latest within `tolerance_days` before; NaN if none."""
+    start = pd.Timestamp(day - timedelta(days=tolerance_days))
+    window = closes.loc[(closes.index >= start) & (closes.index <= pd.Timestamp(day))]
+    if window.empty:
+        return pd.Series(float("nan"), index=closes.columns, dtype="float64")
+    usable = window.where(window > 0)
+    return usable.ffill().iloc[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class AsiReading:
+    """The index over one universe, with the figures behind it."""
+
+    universe: tuple[str, ...]
+    bitcoin_change: float | None
+    changes: tuple[tuple[str, float], ...]
+    min_history: int = MIN_HISTORY
+
+    @property
+    def counted(self) -> int:
+        """Return how many coins of the universe have a 90-day change."""
+        return len(self.changes)
+
+    @property
+    def missing(self) -> tuple[str, ...]:
+        """Return the coins of the universe without a 90-day change."""
+        have = {coin for coin, _ in self.changes}
+        return tuple(coin for coin in self.universe if coin not in have)
+
+    @property
+    def winners(self) -> tuple[tuple[str, float], ...]:
+        """Return the coins whose change beats Bitcoin's, best first."""
+        if self.bitcoin_change is None:
+            return ()
+        btc = self.bitcoin_change
+        beat = [(coin, change) for coin, change in self.changes if change > btc]
+        return tuple(sorted(beat, key=lambda item: item[1], reverse=True))
+
+    @property
+    def share(self) -> float:
+        """Return the percentage of counted coins that beat Bitcoin (0 when none is counted)."""
+        return 100.0 * len(self.winners) / self.counted if self.counted else 0.0
+
+
+def publish(
+    reading: AsiReading, at: datetime, source: str, symbols: Mapping[str, str]
+) -> Sample | Stale:
+    """Return the `asi` sample, or a stale notice when too few coins have 90 days of history.
+
+    The sample's detail lists Bitcoin's change, the coverage, and each coin that beat Bitcoin
+    (by upper-case symbol, best first), for `/status asi`.
+    """
+    btc = reading.bitcoin_change
+    if btc is None:
+        return Stale("asi", "bitcoin has no close from 90 days ago yet")
+    if reading.counted < reading.min_history:
+        return Stale(
+            "asi",
+            f"only {reading.counted} of {len(reading.universe)} coins have 90 days of history "
+            f"({reading.min_history} needed)",
+        )
+    detail = [
+        ("bitcoin_90d", f"{btc:+.2%}"),
+        ("counted", f"{reading.counted} of {len(reading.universe)}"),
+        ("beat_bitcoin", str(len(reading.winners))),
+    ]
+    detail += [
+        (symbols.get(coin, coin).upper(), f"{change:+.2%}") for coin, change in reading.winners
+    ]
+    return Sample("asi", reading.share, at, source, tuple(detail))
+
+
+def altcoin_season(
+    prices: Mapping[str, float],
+    references: pd.Series,
+    universe: Sequence[str],
+    min_history: int = MIN_HISTORY,
+) -> AsiReading:
+    """Compare each universe coin's change from its reference close with Bitcoin's."""
+    current = pd.Series(prices, dtype="float64")
+    wanted = [*universe, BITCOIN]
+    change = current.reindex(wanted) / references.reindex(wanted) - 1.0
+    btc = change[BITCOIN]
+    btc_change = None if pd.isna(btc) else float(btc)
+    alts = change.iloc[:-1].dropna()
+    return AsiReading(
+        universe=tuple(universe),
+        bitcoin_change=btc_change,
+        changes=tuple((str(coin), float(value)) for coin, value in alts.items()),
+        min_history=min_history,
+    )

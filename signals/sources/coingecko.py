@@ -1,0 +1,361 @@
+"""CoinGecko v3: the market ranking, global totals and daily history, and the ASI source on top.
+
+Keyless CoinGecko allows roughly 25-30 calls a minute per address; every call from one
+`CoinGeckoClient` goes through one pacer, so sources that share the client share the budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic
+
+import aiohttp
+import pandas as pd
+
+from signals.asi import (
+    BITCOIN,
+    MIN_HISTORY,
+    TOLERANCE_DAYS,
+    UNIVERSE_SIZE,
+    Exclusions,
+    altcoin_season,
+    closes_frame,
+    load_exclusions,
+    publish,
+    reference_closes,
+    reference_day,
+    select_universe,
+)
+from signals.history import PriceHistory
+from signals.http import DEFAULT_TIMEOUT, Clock, FeedClient, HttpRefused, Pacer, Sleep
+from signals.market import MarketCoin, MarketTotals
+from signals.payload import Payload, SkipLog, is_number
+from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceError
+
+log = logging.getLogger(__name__)
+
+PROVIDER = "coingecko"
+DEFAULT_URL = "https://api.coingecko.com/api/v3"
+KEY_HEADER = "x-cg-demo-api-key"
+KEYLESS_CALLS_PER_MINUTE = 25.0
+DEMO_KEY_CALLS_PER_MINUTE = 30.0
+PAGE_SIZE = 250
+# The keyless API serves at most a year of daily history; a year also feeds later daily indicators.
+BACKFILL_DAYS = 365
+# Daily points are stamped 00:00 UTC: a price seen before 01:00 UTC still stands for the close
+# of the day before (a late stamp, a cached ranking); a later one is intraday, never a close.
+_CLOSE_WINDOW_END = time(1, 0)
+
+
+class CoinGeckoClient:
+    """Typed calls to CoinGecko's public v3 API, paced to its rate limit."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str = DEFAULT_URL,
+        api_key: str | None = None,
+        *,
+        clock: Clock = monotonic,
+        sleep: Sleep = asyncio.sleep,
+        calls_per_minute: float | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        rate = calls_per_minute or (
+            DEMO_KEY_CALLS_PER_MINUTE if api_key else KEYLESS_CALLS_PER_MINUTE
+        )
+        self.pacer = Pacer.per_minute(rate, clock, sleep)
+        headers = {KEY_HEADER: api_key} if api_key else {}
+        self._feed = FeedClient(
+            session, PROVIDER, base_url, headers=headers, timeout=timeout, pacer=self.pacer
+        )
+        self._skips = SkipLog(log)
+
+    async def _get(self, path: str, params: dict[str, str | int] | None = None) -> Payload:
+        body = Payload(PROVIDER, await self._feed.get_json(path, params))
+        _raise_status_error(body)
+        return body
+
+    async def global_totals(self) -> MarketTotals:
+        """Return the market's total cap and BTC and ETH shares from `/global`."""
+        data = (await self._get("/global"))["data"]
+        shares = data["market_cap_percentage"]
+        return MarketTotals(
+            provider=PROVIDER,
+            at=datetime.fromtimestamp(data["updated_at"].integer(), UTC),
+            total_usd=data["total_market_cap"]["usd"].positive(),
+            btc_percent=shares["btc"].percent(),
+            eth_percent=shares["eth"].percent(),
+        )
+
+    async def markets(self, per_page: int = PAGE_SIZE) -> tuple[MarketCoin, ...]:
+        """Return the top `per_page` coins by market cap from `/coins/markets`, one call.
+
+        A coin without a rank, a positive price or a positive market cap is skipped (logged once).
+        """
+        body = await self._get("/coins/markets", _markets_params(per_page))
+        if body.length() == 0:
+            raise body.fail("empty ranking")
+        coins = []
+        for entry in body.items():
+            coin = self._market_coin(entry)
+            if coin is not None:
+                coins.append(coin)
+        return tuple(coins)
+
+    async def category_members(self, category: str, per_page: int = PAGE_SIZE) -> frozenset[str]:
+        """Return the ids of the largest `per_page` coins in a CoinGecko category, one call."""
+        params = _markets_params(per_page)
+        params["category"] = category
+        body = await self._get("/coins/markets", params)
+        return frozenset(entry["id"].text() for entry in body.items())
+
+    async def daily_closes(self, coin_id: str, days: int = BACKFILL_DAYS) -> dict[date, float]:
+        """Return a coin's daily closes over the last `days` days from `/coins/{id}/market_chart`.
+
+        A point stamped at (or just after) 00:00 UTC on day D is the close of D - 1; the point
+        for the current instant is not a close and is dropped, as are null or non-positive prices.
+        """
+        path = f"/coins/{coin_id}/market_chart"
+        body = await self._get(path, {"vs_currency": "usd", "days": days, "interval": "daily"})
+        closes: dict[date, float] = {}
+        # A year of points per coin: plain checks here, a Payload only to name a bad field.
+        for index, point in enumerate(body["prices"].array()):
+            if not isinstance(point, list) or len(point) != 2 or not is_number(point[0]):
+                raise BadPayload(PROVIDER, f"prices[{index}]", "expected [timestamp_ms, price]")
+            at = datetime.fromtimestamp(point[0] / 1000, UTC)
+            if at.time() >= _CLOSE_WINDOW_END:
+                continue
+            price = point[1]
+            if not is_number(price) or price <= 0:
+                self._skips.skip(
+                    f"{coin_id}@{at:%Y-%m-%d}",
+                    "coingecko: skipped %s close at %s: %r",
+                    coin_id,
+                    at.date(),
+                    price,
+                )
+                continue
+            closes[at.date() - timedelta(days=1)] = float(price)
+        return closes
+
+    def _market_coin(self, entry: Payload) -> MarketCoin | None:
+        coin_id = entry["id"].text()
+        rank, price, cap = (
+            entry.get("market_cap_rank"),
+            entry.get("current_price"),
+            entry.get("market_cap"),
+        )
+        if rank is None or price is None or cap is None or price.number() <= 0 or cap.number() <= 0:
+            self._skips.skip(
+                f"markets:{coin_id}",
+                "coingecko: skipped %s in /coins/markets: rank %r, price %r, cap %r",
+                coin_id,
+                *(None if p is None else p.value for p in (rank, price, cap)),
+            )
+            return None
+        volume = entry.get("total_volume")
+        return MarketCoin(
+            id=coin_id,
+            symbol=entry["symbol"].text(),
+            name=entry["name"].text(),
+            rank=rank.integer(),
+            price=price.number(),
+            market_cap=cap.number(),
+            volume_24h=None if volume is None else volume.number(),
+        )
+
+
+def _markets_params(per_page: int) -> dict[str, str | int]:
+    return {
+        "vs_currency": "usd",
+        "order": "market_cap_desc",
+        "per_page": per_page,
+        "page": 1,
+        "sparkline": "false",
+    }
+
+
+def _raise_status_error(body: Payload) -> None:
+    # CoinGecko reports some refusals in the body: {"status": {"error_code": 429, ...}}.
+    if not isinstance(body.value, dict) or not isinstance(body.value.get("status"), dict):
+        return
+    status = body["status"]
+    code = status.get("error_code")
+    if code is None:
+        return
+    message = status.get("error_message")
+    text = str(message.value) if message is not None else "no message"
+    if code.value == 429:
+        raise RateLimited(PROVIDER, None)
+    raise BadPayload(PROVIDER, "status.error_code", f"{code.value}: {text}")
+
+
+class CoinGeckoMarkets:
+    """The `asi` source: one `/coins/markets` call per warm refresh, history only for newcomers.
+
+    Each refresh ranks the market (one call) and needs every universe coin's reference close
+    (see `signals.asi`). Those are read from the `PriceHistory` once per reference day and kept;
+    a coin whose reference close is not stored is back-filled from `/coins/{id}/market_chart`:
+    every coin on a cold start (paced by the client, progress logged), afterwards a coin new to
+    the top 50. Category membership costs one call per excluded category, once a day. Between
+    00:00 and 01:00 UTC the first refresh stores every ranked coin's price as the previous day's
+    close, so stored history keeps growing without history calls.
+    """
+
+    def __init__(
+        self,
+        client: CoinGeckoClient,
+        history: PriceHistory,
+        *,
+        name: str = PROVIDER,
+        exclusions: Exclusions | None = None,
+        universe_size: int = UNIVERSE_SIZE,
+        min_history: int = MIN_HISTORY,
+        backfill_days: int = BACKFILL_DAYS,
+        category_ttl: timedelta = timedelta(days=1),
+        category_retry: timedelta = timedelta(hours=1),
+    ) -> None:
+        self.name = name
+        self._client = client
+        self._history = history
+        self._exclusions = exclusions or load_exclusions()
+        self._universe_size = universe_size
+        self._min_history = min_history
+        self._backfill_days = backfill_days
+        self._category_ttl = category_ttl
+        self._category_retry = category_retry
+        self._categories: frozenset[str] | None = None
+        self._categories_due: datetime | None = None
+        self._markets: tuple[MarketCoin, ...] = ()
+        self._snapshot_day: date | None = None
+        self._refs_day: date | None = None
+        self._refs: dict[str, float | None] = {}
+        self._attempted: dict[str, date] = {}
+        self._first_close: dict[str, date] = {}
+
+    @property
+    def latest_markets(self) -> tuple[MarketCoin, ...]:
+        """Return the ranking from the last `/coins/markets` answer (for volume metrics)."""
+        return self._markets
+
+    async def fetch(self, now: datetime) -> FetchResult:
+        """Refresh the ranking and publish `asi`, or mark it stale with the reason."""
+        members = await self._category_members(now)
+        coins = await self._client.markets()
+        by_id = {coin.id: coin for coin in coins}
+        if BITCOIN not in by_id:
+            raise BadPayload(PROVIDER, "bitcoin.current_price", "bitcoin missing or unpriced")
+        self._markets = coins
+        await self._save_midnight_closes(coins, now)
+        universe = [
+            coin.id
+            for coin in select_universe(coins, self._exclusions, members, self._universe_size)
+        ]
+        references = await self._references([BITCOIN, *universe], now)
+        prices = {coin: by_id[coin].price for coin in (BITCOIN, *universe)}
+        reading = altcoin_season(prices, references, universe, self._min_history)
+        outcome = publish(reading, now, PROVIDER, {coin.id: coin.symbol for coin in coins})
+        if isinstance(outcome, Sample):
+            return FetchResult(samples=(outcome,))
+        return FetchResult(stale=(outcome,))
+
+    async def _references(self, coins: Sequence[str], now: datetime) -> pd.Series:
+        ref_day = reference_day(now)
+        if ref_day != self._refs_day:
+            self._refs_day, self._refs = ref_day, {}
+        since = ref_day - timedelta(days=TOLERANCE_DAYS)
+        unknown = [coin for coin in coins if coin not in self._refs]
+        stored = {coin: await self._history.closes(coin, since) for coin in unknown}
+        found = _references_in(stored, ref_day)
+        lacking = [coin for coin in unknown if found[coin] is None]
+        today = now.astimezone(UTC).date()
+        fetched = await self._backfill(self._worth_fetching(lacking, ref_day, today), today)
+        found.update(_references_in(fetched, ref_day))
+        # Kept only once the back-fill is through: one cut short must be resumed, not forgotten.
+        self._refs.update(found)
+        return pd.Series({coin: self._refs[coin] for coin in coins}, dtype="float64")
+
+    def _worth_fetching(self, lacking: Sequence[str], ref_day: date, today: date) -> list[str]:
+        worth = []
+        for coin in lacking:
+            if self._attempted.get(coin) == today:
+                continue  # tried today already: a gap upstream will not fill within the day
+            first = self._first_close.get(coin)
+            if first is not None and first > ref_day:
+                continue  # younger than 90 days: the provider has nothing older to give
+            worth.append(coin)
+        return worth
+
+    async def _backfill(self, coins: Sequence[str], today: date) -> dict[str, dict[date, float]]:
+        if not coins:
+            return {}
+        pacer = self._client.pacer
+        log.info(
+            "asi back-fill: fetching %d days of closes for %d coins (~%.0f s at %.0f calls/min)",
+            self._backfill_days,
+            len(coins),
+            len(coins) * pacer.interval,
+            60 / pacer.interval,
+        )
+        fetched: dict[str, dict[date, float]] = {}
+        for done, coin in enumerate(coins, start=1):
+            try:
+                closes = await self._client.daily_closes(coin, self._backfill_days)
+            except (BadPayload, HttpRefused) as exc:
+                # One coin the provider cannot serve costs the index one coin, not the refresh.
+                log.warning("asi back-fill: no history for %s: %s", coin, exc.message)
+                self._attempted[coin] = today
+                continue
+            self._attempted[coin] = today
+            # Saved at once, so a back-fill cut short by an error resumes where it stopped.
+            await self._history.save_closes(coin, closes)
+            self._first_close[coin] = min(closes, default=today)
+            fetched[coin] = closes
+            if done % 10 == 0 or done == len(coins):
+                log.info("asi back-fill: %d/%d coins done", done, len(coins))
+        return fetched
+
+    async def _category_members(self, now: datetime) -> frozenset[str]:
+        due = self._categories_due
+        if self._categories is not None and due is not None and now < due:
+            return self._categories
+        members: set[str] = set()
+        try:
+            for category in self._exclusions.categories:
+                members |= await self._client.category_members(category)
+        except SourceError as exc:
+            if self._categories is None:
+                raise
+            log.warning(
+                "asi: category refresh failed (%s); keeping the list from before", exc.message
+            )
+            self._categories_due = now + self._category_retry
+            return self._categories
+        self._categories = frozenset(members)
+        self._categories_due = now + self._category_ttl
+        return self._categories
+
+    async def _save_midnight_closes(self, coins: Sequence[MarketCoin], now: datetime) -> None:
+        utc = now.astimezone(UTC)
+        today = utc.date()
+        if self._snapshot_day == today or utc.time() >= _CLOSE_WINDOW_END:
+            return
+        yesterday = today - timedelta(days=1)
+        for coin in coins:
+            await self._history.save_closes(coin.id, {yesterday: coin.price})
+        self._snapshot_day = today
+
+
+def _references_in(
+    closes: Mapping[str, Mapping[date, float]], ref_day: date
+) -> dict[str, float | None]:
+    found = reference_closes(closes_frame(closes), ref_day)
+    result: dict[str, float | None] = {}
+    for coin in closes:
+        value = found.get(coin)
+        result[coin] = None if value is None or pd.isna(value) else float(value)
+    return result
