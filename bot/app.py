@@ -76,6 +76,7 @@ def configure_logging(settings: Settings) -> None:
     # httpx logs every request URL at INFO, and Telegram's URLs carry the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def rule_defaults(settings: Settings) -> RuleDefaults:

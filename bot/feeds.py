@@ -22,7 +22,12 @@ def build_sources(
     """Return the sources behind `asi`, dominance with total2/total3, and the Russell 2000."""
     key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else None
     # Both CoinGecko sources share one client, so they share one pacer and one rate budget.
-    coingecko = CoinGeckoClient(session, str(settings.coingecko_api_url), key or None)
+    coingecko = CoinGeckoClient(
+        session,
+        str(settings.coingecko_api_url),
+        key or None,
+        calls_per_minute=settings.coingecko_calls_per_minute,
+    )
     paprika = CoinPaprikaClient(session, str(settings.coinpaprika_api_url))
     yahoo = YahooClient(session, str(settings.yahoo_api_url))
     return (

@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     coingecko_api_url: AnyHttpUrl = AnyHttpUrl("https://api.coingecko.com/api/v3")
     coingecko_api_key: SecretStr | None = None
+    coingecko_calls_per_minute: float | None = Field(default=None, gt=0)
     coinpaprika_api_url: AnyHttpUrl = AnyHttpUrl("https://api.coinpaprika.com")
     yahoo_api_url: AnyHttpUrl = AnyHttpUrl("https://query1.finance.yahoo.com")
     fred_api_url: AnyHttpUrl = AnyHttpUrl("https://fred.stlouisfed.org")

@@ -81,7 +81,11 @@ async def _drop_database() -> None:
 def _drop_test_database() -> Iterator[None]:
     yield
     if _created:
-        asyncio.run(_drop_database())
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(_drop_database())
+        finally:
+            loop.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -221,8 +221,10 @@ _METRIC_WORDS = st.one_of(
     st.text(max_size=6),
 )
 _OP_WORDS = st.sampled_from(
-    [">", "<", ">=", "<=", "=", "crosses above", "CROSSES BELOW", "crosses", "crosses up"]
-    + ["new high", "New High", "new", "above", "high new"]
+    [
+        *(">", "<", ">=", "<=", "=", "crosses above", "CROSSES BELOW", "crosses", "crosses up"),
+        *("new high", "New High", "new", "above", "high new"),
+    ]
 )
 _VALUE_WORDS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
@@ -240,10 +242,15 @@ _PHRASES = st.tuples(
 
 
 def _check_outcome(text: str) -> None:
+    error: RuleSyntaxError | None = None
     try:
         spec = parse_rule(text)
     except RuleSyntaxError as exc:
-        assert str(exc)  # an error always says something
+        error = exc
+    if error is not None:
+        # The message becomes a chat's one-line reply.
+        assert str(error)
+        assert "\n" not in str(error)
         return
     assert isinstance(spec, RuleSpec)
     assert spec.metric in METRICS
