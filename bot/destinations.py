@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 
 Scheme = Literal["telegram", "discord", "webhook", "console"]
 
-_TELEGRAM = re.compile(r"^(-?\d{1,20})(?:/(\d{1,20}))?$")
-_DISCORD = re.compile(r"^\d{1,25}$")
+_TELEGRAM = re.compile(r"^(-?[0-9]{1,20})(?:/([0-9]{1,20}))?$")
+_DISCORD = re.compile(r"^[0-9]{1,25}$")
 
 
 class BadDestination(ValueError):

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import UTC, datetime
 from typing import TextIO
 
 import aiohttp
 
 from bot.destinations import Destination, Scheme
 from bot.notify import AlertMessage, PermanentDeliveryError, TransientDeliveryError
+from signals.http import retry_after_seconds
 
 _RETRYABLE = frozenset({408, 425, 429})
+# A receiver asking for more than a day is misconfigured; fall back to our own backoff.
+_MAX_RETRY_AFTER = 86_400.0
 
 
 class ConsoleNotifier:
@@ -38,19 +42,9 @@ def webhook_payload(message: AlertMessage) -> dict[str, object]:
         "metric": message.metric,
         "value": message.value,
         "threshold": message.threshold,
-        "at": message.at.isoformat().replace("+00:00", "Z"),
+        "at": message.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "text": message.text,
     }
-
-
-def _retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if 0 <= seconds <= 86_400 else None
 
 
 class WebhookNotifier:
@@ -71,15 +65,26 @@ class WebhookNotifier:
             "User-Agent": "risk-on-radar",
         }
         try:
+            # A redirect would be followed as a GET without the body and look like success.
             async with self._session.post(
-                destination.target, data=body, headers=headers, timeout=self._timeout
+                destination.target,
+                data=body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
             ) as response:
                 status = response.status
-                retry_after = _retry_after(response.headers.get("Retry-After"))
+                retry_after = retry_after_seconds(
+                    response.headers.get("Retry-After"), datetime.now(UTC)
+                )
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientDeliveryError(f"webhook unreachable: {type(exc).__name__}") from exc
         if 200 <= status < 300:
             return
+        if retry_after is not None and retry_after > _MAX_RETRY_AFTER:
+            retry_after = None
         if status in _RETRYABLE or status >= 500:
             raise TransientDeliveryError(f"webhook answered {status}", retry_after)
+        if 300 <= status < 400:
+            raise PermanentDeliveryError(f"webhook redirected ({status}): configure the final URL")
         raise PermanentDeliveryError(f"webhook answered {status}")

@@ -122,12 +122,21 @@ _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9, "t": 1e12}
 _NUMBER = re.compile(
     r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)(k|m|bn|b|t|%)?$", re.IGNORECASE
 )
+_THOUSANDS = re.compile(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?([a-z%]{0,2})$", re.IGNORECASE)
 _OP_WORDS: dict[str, Op] = {"above": "crosses above", "below": "crosses below"}
 
 
 def parse_number(word: str) -> float:
     """Parse `100000`, `100k`, `1.5m`, `59%`, `1_000`; raise `RuleSyntaxError` otherwise."""
-    match = _NUMBER.match(word.replace("_", "").replace(",", ""))
+    text = word.replace("_", "")
+    if "," in text:
+        # Only thousands separators: "1,5" must not quietly become 15.
+        if not _THOUSANDS.match(text):
+            raise RuleSyntaxError(
+                f"{word!r}: use a dot for decimals (1.5) and commas only for thousands"
+            )
+        text = text.replace(",", "")
+    match = _NUMBER.match(text)
     if not match:
         raise RuleSyntaxError(f"{word!r} is not a number (examples: 50, 59.5, 100k, 1.2m)")
     value = float(match.group(1))

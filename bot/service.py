@@ -29,6 +29,7 @@ _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 _MAX_MUTE = timedelta(days=30)
 _MAX_HISTORY = 50
 _ALL = "all"
+_COUNT = re.compile(r"[0-9]{1,3}")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -89,6 +90,8 @@ class CommandService:
     async def status(self, metric: str | None = None) -> StatusReport:
         """Return current values with age and source, and the rules now firing."""
         now = self._clock()
+        if metric is not None and not metric.strip():
+            metric = None
         if metric is not None:
             metric = metric.strip().lower()
             if metric not in METRICS:
@@ -169,7 +172,7 @@ class CommandService:
         n = 10
         if count is not None and count.strip():
             text = count.strip()
-            if not text.isdigit() or not 1 <= int(text) <= _MAX_HISTORY:
+            if not _COUNT.fullmatch(text) or not 1 <= int(text) <= _MAX_HISTORY:
                 raise CommandError(f"usage: /history [n], n from 1 to {_MAX_HISTORY}")
             n = int(text)
         found = await self._store.delivered_events(caller.destination.address, n)
@@ -216,13 +219,16 @@ class CommandService:
         else:
             ids = await self._resolve_ids(caller, words)
             current = await self._store.destination(address)
-            if current is not None and ALL_BUILTINS in current.rule_ids:
+            subscribed = current.rule_ids if current is not None else ()
+            builtin_ids = {r.id for r in self._engine.builtins}
+            expanded = builtin_ids & set(ids) if ALL_BUILTINS in subscribed else set()
+            if expanded:
                 # "All but these": spell the rest out so the others keep arriving.
-                rest = [r.id for r in self._engine.builtins if r.id not in ids]
-                await self._store.subscribe(address, rest, self._clock())
+                rest = [r for r in builtin_ids - expanded if r not in subscribed]
+                await self._store.subscribe(address, sorted(rest), self._clock())
                 await self._store.unsubscribe(address, [ALL_BUILTINS])
             removed = await self._store.unsubscribe(address, ids)
-            removed = tuple(sorted(set(removed) | (set(ids) - {ALL_BUILTINS})))
+            removed = tuple(sorted(set(removed) | expanded))
         shown = tuple(_ALL if r == ALL_BUILTINS else r for r in removed)
         return SubscriptionChange((), shown, await self._current(address))
 

@@ -6,11 +6,34 @@ import re
 from functools import cached_property
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SOURCES = ("coingecko", "coinpaprika", "yahoo", "exchange", "fred")
 _ADMIN = re.compile(r"^(telegram|discord):\d{1,25}$")
+
+
+_URL = TypeAdapter(AnyHttpUrl)
+
+
+def _http_root(value: str) -> str:
+    try:
+        url = _URL.validate_python(value)
+    except ValidationError:
+        raise ValueError("expected an http(s) URL such as https://example.com/api") from None
+    # Roots are joined with paths later; a trailing slash would double up.
+    return str(url).rstrip("/")
+
+
+HttpRoot = Annotated[str, AfterValidator(_http_root)]
 
 
 class SettingsError(Exception):
@@ -29,26 +52,27 @@ class Settings(BaseSettings):
     )
 
     telegram_token: SecretStr | None = None
-    telegram_api_url: AnyHttpUrl = AnyHttpUrl("https://api.telegram.org")
+    telegram_api_url: HttpRoot = "https://api.telegram.org"
     telegram_rate_global: float = Field(default=30.0, gt=0)
     telegram_rate_per_chat: float = Field(default=1.0, gt=0)
     telegram_rate_per_group_minute: float = Field(default=20.0, gt=0)
     discord_token: SecretStr | None = None
-    discord_api_url: AnyHttpUrl = AnyHttpUrl("https://discord.com/api/v10")
+    discord_api_url: HttpRoot = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg"
     discord_guild_id: int | None = None
 
-    database_url: str = "sqlite:///data/radar.db"
+    # Kept out of repr: a PostgreSQL URL carries its password.
+    database_url: str = Field(default="sqlite:///data/radar.db", repr=False)
     sample_retention_days: int = Field(default=400, ge=1)
 
-    coingecko_api_url: AnyHttpUrl = AnyHttpUrl("https://api.coingecko.com/api/v3")
+    coingecko_api_url: HttpRoot = "https://api.coingecko.com/api/v3"
     coingecko_api_key: SecretStr | None = None
     coingecko_calls_per_minute: float | None = Field(default=None, gt=0)
-    coinpaprika_api_url: AnyHttpUrl = AnyHttpUrl("https://api.coinpaprika.com")
-    yahoo_api_url: AnyHttpUrl = AnyHttpUrl("https://query1.finance.yahoo.com")
-    fred_api_url: AnyHttpUrl = AnyHttpUrl("https://fred.stlouisfed.org")
+    coinpaprika_api_url: HttpRoot = "https://api.coinpaprika.com"
+    yahoo_api_url: HttpRoot = "https://query1.finance.yahoo.com"
+    fred_api_url: HttpRoot = "https://fred.stlouisfed.org"
     exchange: str = "binance"
-    exchange_api_url: AnyHttpUrl | None = None
+    exchange_api_url: HttpRoot | None = None
 
     admin_ids: Annotated[tuple[str, ...], NoDecode] = ()
     port: int = Field(default=8080, ge=0, le=65535)
@@ -94,8 +118,14 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgres://", "postgresql")):
-            raise ValueError("expected sqlite:///<path>, postgres:// or postgresql:// URL")
+        accepted = ("sqlite:///", "sqlite+aiosqlite:///", "postgres://", "postgresql://")
+        if not value.startswith((*accepted, "postgresql+asyncpg://")):
+            raise ValueError(
+                "expected sqlite:///<path>, postgres://... or postgresql://... "
+                "(the async driver is chosen for you)"
+            )
+        if value in ("sqlite:///", "sqlite+aiosqlite:///"):
+            raise ValueError("sqlite:/// needs a file path, e.g. sqlite:///data/radar.db")
         return value
 
     @field_validator("exchange")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 
 ALL_BUILTINS = "*"
 CUSTOM_PREFIX = "c"
+_CUSTOM_ID = re.compile(rf"{CUSTOM_PREFIX}([0-9]{{1,18}})")
 
 
 class StoreUnavailable(Exception):
@@ -581,9 +583,10 @@ class Store:
 
     async def remove_custom_rule(self, owner: str, rule_id: str) -> bool:
         """Delete the owner's custom rule with its subscription and state; False if none."""
-        number = rule_id[len(CUSTOM_PREFIX) :] if rule_id.startswith(CUSTOM_PREFIX) else ""
-        if not number.isdigit() or len(number) > 18:
+        match = _CUSTOM_ID.fullmatch(rule_id)
+        if match is None:
             return False
+        number = match.group(1)
         async with self.engine.begin() as conn:
             gone = await conn.execute(
                 delete(custom_rules).where(
@@ -731,11 +734,11 @@ class Store:
         await conn.execute(delete(destinations).where(destinations.c.id == old_id))
 
     async def delivered_events(self, address: str, limit: int) -> list[StoredEvent]:
-        """Return the newest events queued for `address`, newest first."""
+        """Return the newest events delivered to `address`, newest first."""
         query = (
             select(*_EVENT_COLUMNS)
             .select_from(outbox.join(events).join(destinations))
-            .where(destinations.c.address == address)
+            .where(destinations.c.address == address, outbox.c.status == "sent")
             .order_by(events.c.id.desc())
             .limit(limit)
         )

@@ -48,7 +48,9 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("total2", "Crypto market cap ex BTC", "USD", 0, _INTRADAY, 0.01, True),
         MetricInfo("total3", "Crypto market cap ex BTC and ETH", "USD", 0, _INTRADAY, 0.01, True),
         MetricInfo("rut", "Russell 2000 close", "", 2, _SESSION, 0.005, True),
-        MetricInfo("rut_spx_streak", "Russell 2000 beat S&P 500 streak", "sessions", 0, _SESSION, 1.0),
+        MetricInfo(
+            "rut_spx_streak", "Russell 2000 beat S&P 500 streak", "sessions", 0, _SESSION, 1.0
+        ),
         MetricInfo("eth_btc", "ETH/BTC", "", 5, _INTRADAY, 0.005, True),
         MetricInfo("btc_usd", "Bitcoin price", "USD", 0, _INTRADAY, 0.01, True),
         MetricInfo("eth_usd", "Ether price", "USD", 2, _INTRADAY, 0.01, True),

@@ -117,11 +117,6 @@ def test_the_generic_rejection_lists_every_form() -> None:
     assert "console" in str(caught.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bot/destinations.py _TELEGRAM/_DISCORD use \\d, which accepts non-ASCII digits, "
-    "so one chat can get two addresses",
-)
 @pytest.mark.parametrize("text", ["telegram:١٢٣", "telegram:-100/٤", "discord:१२३"])
 def test_only_ascii_digits_make_an_id(text: str) -> None:
     with pytest.raises(BadDestination):

@@ -76,14 +76,11 @@ def test_database_url_becomes_an_async_url(
     assert settings.async_database_url == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bot/settings.py accepts DATABASE_URL=sqlite:// (in-memory) but "
-    "async_database_url returns it unchanged, a sync driver Store.open cannot use",
-)
-def test_every_accepted_sqlite_url_gets_the_async_driver(env: pytest.MonkeyPatch) -> None:
-    env.setenv("DATABASE_URL", "sqlite://")
-    assert load_settings().async_database_url.startswith("sqlite+aiosqlite://")
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "postgresql+psycopg2://u@h/db"])
+def test_database_urls_the_store_cannot_open_are_refused(env: pytest.MonkeyPatch, url: str) -> None:
+    env.setenv("DATABASE_URL", url)
+    with pytest.raises(SettingsError, match=r"^invalid DATABASE_URL: "):
+        load_settings()
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -243,10 +240,6 @@ def test_an_invalid_database_url_is_not_echoed(env: pytest.MonkeyPatch) -> None:
     assert "hunter2" not in error_of()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: bot/settings.py database_url is a plain str, so its password shows in repr",
-)
 def test_the_database_password_is_kept_out_of_repr(env: pytest.MonkeyPatch) -> None:
     env.setenv("DATABASE_URL", "postgres://radar:hunter2@db.example:5432/radar")
     settings = load_settings()

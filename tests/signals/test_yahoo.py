@@ -11,7 +11,7 @@ import pytest
 
 from signals.http import HttpRefused
 from signals.sources.yahoo import YahooClient, YahooIndices
-from signals.types import BadPayload, FetchResult, RateLimited, Sample, Stale
+from signals.types import BadPayload, RateLimited, Sample, Stale
 from tests.fakes.feeds import FeedServer, Reply, yahoo_chart
 
 NEW_YORK = ZoneInfo("America/New_York")

@@ -1,0 +1,105 @@
+"""Deliver alerts to Discord channels over REST, as embeds, with Discord's errors sorted for retry."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+import aiohttp
+import discord
+
+from bot.destinations import Destination, Scheme
+from bot.notify import AlertMessage, PermanentDeliveryError, TransientDeliveryError
+from handlers.discord.layout import Outgoing, Reply, pack
+from handlers.discord.pacing import Backlogged, Pacer
+from handlers.discord.render import alert_embed, to_embed
+
+log = logging.getLogger(__name__)
+
+# Discord's JSON error codes that mean this destination will never take the message.
+UNKNOWN_CHANNEL = 10003
+MISSING_ACCESS = 50001
+CANNOT_MESSAGE_USER = 50007
+_REFUSED_CODES = frozenset({UNKNOWN_CHANNEL, MISSING_ACCESS, CANNOT_MESSAGE_USER})
+# Discord keeps at most 25 characters of a nonce.
+_NONCE_LENGTH = 25
+
+
+def message_nonce(channel_id: int, event_id: int, part: int) -> str:
+    """Return the nonce that lets Discord drop a resent copy of one part of one alert."""
+    key = f"{channel_id}:{event_id}:{part}".encode()
+    return hashlib.sha256(key).hexdigest()[:_NONCE_LENGTH]
+
+
+def _describe(exc: discord.HTTPException) -> str:
+    text = exc.text or "no detail"
+    return f"HTTP {exc.status}, code {exc.code}: {text}"
+
+
+class DiscordNotifier:
+    """A `bot.notify.Notifier` for `discord:<channel id>` destinations.
+
+    It posts through a logged-in client's HTTP session, so it needs no gateway and no cache:
+    discord.py handles the per-route rate-limit buckets and waits out short 429s itself.
+    """
+
+    scheme: Scheme = "discord"
+
+    def __init__(self, client: discord.Client, pacer: Pacer | None = None) -> None:
+        self._client = client
+        self._pacer = pacer or Pacer()
+
+    async def send(self, destination: Destination, message: AlertMessage) -> None:
+        """Post `message` to the destination's channel or raise a `DeliveryError`."""
+        if destination.scheme != "discord" or not destination.target.isdigit():
+            raise PermanentDeliveryError(f"{destination} is not a Discord channel")
+        if self._client.user is None or self._client.is_closed():
+            raise TransientDeliveryError("the Discord client is not logged in yet")
+        channel_id = int(destination.target)
+        channel = self._client.get_partial_messageable(channel_id)
+        for part, outgoing in enumerate(pack(Reply(embeds=(alert_embed(message),)))):
+            try:
+                await self._pacer.acquire(channel_id)
+            except Backlogged as exc:
+                raise TransientDeliveryError(
+                    f"channel {channel_id} is paced: {exc}", exc.wait
+                ) from None
+            await self._post(channel, outgoing, message_nonce(channel_id, message.event_id, part))
+
+    async def _post(
+        self, channel: discord.PartialMessageable, outgoing: Outgoing, nonce: str
+    ) -> None:
+        kwargs: dict[str, Any] = {"embeds": [to_embed(e) for e in outgoing.embeds], "nonce": nonce}
+        if outgoing.content:
+            kwargs["content"] = outgoing.content
+        try:
+            await channel.send(**kwargs)
+        except discord.RateLimited as exc:
+            raise TransientDeliveryError(
+                f"Discord asks to wait {exc.retry_after:.0f}s", exc.retry_after
+            ) from None
+        except (discord.Forbidden, discord.NotFound) as exc:
+            raise PermanentDeliveryError(
+                f"Discord refused channel {channel.id}: {_describe(exc)}"
+            ) from None
+        except discord.HTTPException as exc:
+            raise self._translate(channel.id, exc) from None
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise TransientDeliveryError(f"cannot reach Discord: {exc!r}") from None
+
+    @staticmethod
+    def _translate(channel_id: int, exc: discord.HTTPException) -> Exception:
+        if exc.code in _REFUSED_CODES:
+            return PermanentDeliveryError(f"Discord refused channel {channel_id}: {_describe(exc)}")
+        if exc.status >= 500:
+            return TransientDeliveryError(f"Discord failed: {_describe(exc)}")
+        if exc.status == 429:
+            # A 429 discord.py did not wait out: Cloudflare's ban on too many invalid requests.
+            wait = exc.response.headers.get("Retry-After", "")
+            retry_after = float(wait) if wait.replace(".", "", 1).isdigit() else None
+            return TransientDeliveryError(f"Discord blocks this bot: {_describe(exc)}", retry_after)
+        # Any other 4xx is this bot's own fault (a malformed body, a revoked token): retry it,
+        # and let the dispatcher give up after its attempts, rather than drop the channel.
+        log.error("Discord rejected an alert for channel %s: %s", channel_id, _describe(exc))
+        return TransientDeliveryError(f"Discord rejected the message: {_describe(exc)}")
