@@ -11,7 +11,7 @@ from bot.engine import RuleState, evaluate, seed_high
 from bot.messages import alert_text
 from bot.notify import AlertState
 from bot.rules import Rule, RuleDefaults, RuleSpec, builtin_rules
-from bot.store import Store
+from bot.store import NewEvent, Store
 from signals.metrics import metric_info
 from signals.types import FetchResult, Sample
 
@@ -24,12 +24,11 @@ _CUSTOM_RULES_TTL = timedelta(seconds=30)
 
 @dataclass(frozen=True, slots=True)
 class Fired:
-    """An event the engine recorded, and how many deliveries it queued."""
+    """An event the engine recorded."""
 
     event_id: int
     rule_id: str
     kind: str
-    queued: int
 
 
 def custom_rule(rule_id: str, owner: str, spec: RuleSpec, defaults: RuleDefaults) -> Rule:
@@ -97,8 +96,9 @@ class AlertEngine:
         """Record an operator event (a feed down or back) and queue it for `addresses`."""
         rule = Rule(key, "feed", ">", None, description, send_resolved=True)
         now = self._clock()
+        notice = NewEvent(rule, kind, 0.0, None, "radar", now, text)
         async with self._store.unit() as unit:
-            event_id = await unit.add_event(rule, kind, 0.0, None, "radar", now, text, now)
+            (event_id,) = await unit.add_events([notice], now)
             queued = await unit.fan_out_to(event_id, addresses, now)
         log.warning("%s (notice queued for %d operators)", text, queued)
         if queued:
@@ -121,12 +121,12 @@ class AlertEngine:
         rules = [r for r in await self.rules() if r.metric == sample.metric]
         max_age = metric_info(sample.metric).max_age
         now = self._clock()
-        fired: list[Fired] = []
         async with self._store.unit() as unit:
             await unit.save_samples([sample])
             await unit.set_latest(sample, now)
             states = await unit.lock_states([r.id for r in rules])
             changed: dict[str, RuleState] = {}
+            decided: list[NewEvent] = []
             for rule in rules:
                 before = states[rule.id]
                 state = before
@@ -136,30 +136,31 @@ class AlertEngine:
                 if outcome.state != before:
                     changed[rule.id] = outcome.state
                 transition = outcome.transition
-                if transition is None:
-                    continue
-                text = alert_text(rule, transition, sample.source)
-                event_id = await unit.add_event(
-                    rule,
-                    transition.kind,
-                    transition.value,
-                    transition.previous,
-                    sample.source,
-                    transition.at,
-                    text,
-                    now,
-                )
-                queued = await unit.fan_out(event_id, rule, now)
-                fired.append(Fired(event_id, rule.id, transition.kind, queued))
-            await unit.save_states(changed)
-        for item in fired:
-            log.info(
-                "rule %s %s: event %d queued for %d destinations",
-                item.rule_id,
-                item.kind,
-                item.event_id,
-                item.queued,
+                if transition is not None:
+                    text = alert_text(rule, transition, sample.source)
+                    decided.append(
+                        NewEvent(
+                            rule,
+                            transition.kind,
+                            transition.value,
+                            transition.previous,
+                            sample.source,
+                            transition.at,
+                            text,
+                        )
+                    )
+            event_ids = await unit.add_events(decided, now)
+            queued = await unit.fan_out(
+                [(event_id, d.rule) for event_id, d in zip(event_ids, decided, strict=True)], now
             )
-        if any(item.queued for item in fired):
+            await unit.save_states(changed)
+        fired = [
+            Fired(event_id, d.rule.id, d.kind)
+            for event_id, d in zip(event_ids, decided, strict=True)
+        ]
+        for item in fired:
+            log.info("rule %s %s: event %d", item.rule_id, item.kind, item.event_id)
+        if queued:
+            log.info("queued %d deliveries", queued)
             self._on_queued()
         return fired

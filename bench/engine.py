@@ -1,0 +1,119 @@
+"""Time from a sample's arrival to all its outbox rows committed, on SQLite and PostgreSQL.
+
+10,000 subscriptions and 200 rules: every destination follows `asi-above-50`, and 194 custom rules
+on the same metric belong to 194 of them. Samples alternate 40 / 55, so each one fires or resolves
+the built-in rule for all 10,000 destinations while all 200 rules are evaluated.
+
+    .venv/bin/python bench/engine.py [--samples 60] [--postgres URL | --no-postgres]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.alerts import AlertEngine
+from bot.rules import RuleDefaults, RuleSpec
+from bot.store import Store
+from signals.types import Sample
+
+SUBSCRIPTIONS = 10_000
+CUSTOM_RULES = 194
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC) - timedelta(hours=1)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def prepare(store: Store, clock: Clock) -> AlertEngine:
+    """Create the destinations, subscriptions and custom rules in bulk."""
+    for i in range(SUBSCRIPTIONS):
+        await store.subscribe(f"telegram:{1_000_000 + i}", ["asi-above-50"], clock())
+    for i in range(CUSTOM_RULES):
+        spec = RuleSpec("asi", "crosses above", 10.0 + i * 0.4)
+        await store.add_custom_rule(f"telegram:{1_000_000 + i}", spec, clock(), limit=5)
+    engine = AlertEngine(store, RuleDefaults(), clock)
+    await engine.reload()
+    assert len(await engine.rules()) >= 200
+    return engine
+
+
+async def measure(url: str, samples: int) -> tuple[list[float], int]:
+    store = await Store.open(url)
+    clock = Clock()
+    try:
+        started = time.perf_counter()
+        engine = await prepare(store, clock)
+        print(f"  set-up: {time.perf_counter() - started:.1f} s", flush=True)
+        timings = []
+        queued = 0
+        before = await store.pending_count()
+        for i in range(samples + 2):
+            clock.now += timedelta(seconds=30)
+            sample = Sample("asi", 55.0 if i % 2 else 40.0, clock.now, "bench")
+            start = time.perf_counter()
+            fired = await engine.ingest_sample(sample)
+            elapsed = time.perf_counter() - start
+            if i >= 2:  # the first two arm the rules and warm the caches
+                timings.append(elapsed * 1000)
+            elif i == 1:
+                before = await store.pending_count()
+            assert fired
+        return timings, await store.pending_count() - before
+    finally:
+        await store.close()
+
+
+def report(name: str, timings: list[float], queued: int) -> None:
+    ordered = sorted(timings)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    print(
+        f"{name}: {len(timings)} samples, {queued / len(timings):,.0f} outbox rows each; "
+        f"p50 {statistics.median(ordered):.1f} ms, p99 {p99:.1f} ms, max {ordered[-1]:.1f} ms"
+    )
+
+
+async def fresh_postgres(url: str) -> str:
+    """Create an empty database beside `url` for the run and return its async URL."""
+    admin = await asyncpg.connect(url, timeout=5)
+    try:
+        await admin.execute('DROP DATABASE IF EXISTS "radar_bench" WITH (FORCE)')
+        await admin.execute('CREATE DATABASE "radar_bench"')
+    finally:
+        await admin.close()
+    return url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + "/radar_bench"
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--postgres", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    print(f"{SUBSCRIPTIONS:,} subscriptions, {CUSTOM_RULES + 6} rules on one metric")
+    with tempfile.TemporaryDirectory() as tmp:
+        print("SQLite:", flush=True)
+        timings, queued = await measure(f"sqlite+aiosqlite:///{tmp}/bench.db", args.samples)
+        report("SQLite", timings, queued)
+    if not args.no_postgres:
+        print("PostgreSQL:", flush=True)
+        timings, queued = await measure(await fresh_postgres(args.postgres), args.samples)
+        report("PostgreSQL", timings, queued)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
