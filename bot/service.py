@@ -225,8 +225,7 @@ class CommandService:
             if expanded:
                 # "All but these": spell the rest out so the others keep arriving.
                 rest = [r for r in builtin_ids - expanded if r not in subscribed]
-                await self._store.subscribe(address, sorted(rest), self._clock())
-                await self._store.unsubscribe(address, [ALL_BUILTINS])
+                await self._store.replace_all(address, sorted(rest))
             removed = await self._store.unsubscribe(address, ids)
             removed = tuple(sorted(set(removed) | expanded))
         shown = tuple(_ALL if r == ALL_BUILTINS else r for r in removed)

@@ -24,7 +24,6 @@ from sqlalchemy import (
     or_,
     select,
     true,
-    union,
     update,
 )
 from sqlalchemy.dialects import postgresql as pg_dialect
@@ -42,6 +41,7 @@ from bot.schema import (
     UTCDateTime,
     coin_closes,
     custom_rules,
+    deliveries,
     destinations,
     events,
     latest,
@@ -177,6 +177,10 @@ class DestinationInfo:
 def custom_rule_id(row_id: int) -> str:
     """Return the public id of custom rule row `row_id`."""
     return f"{CUSTOM_PREFIX}{row_id}"
+
+
+def _is_custom(rule_id: str) -> bool:
+    return _CUSTOM_ID.fullmatch(rule_id) is not None
 
 
 def _migrations_config() -> Config:
@@ -330,7 +334,7 @@ class Unit:
         await self._conn.execute(stmt, rows)
 
     async def add_events(self, items: Sequence[NewEvent], now: datetime) -> list[int]:
-        """Record alert events, returning their ids in the same order."""
+        """Record alert events (at most one per rule), returning their ids in the same order."""
         if not items:
             return []
         rows = [
@@ -349,50 +353,56 @@ class Unit:
             }
             for item in items
         ]
-        stmt = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+        # Rows come back in no promised order; asking for one makes SQLAlchemy insert row by row.
+        # One event per rule in a batch, so the rule id tells which id is whose.
+        stmt = insert(events).returning(events.c.id, events.c.rule_id)
         result = await self._conn.execute(stmt, rows)
-        return [int(row.id) for row in result]
+        ids = {row.rule_id: int(row.id) for row in result}
+        return [ids[item.rule.id] for item in items]
 
     async def fan_out(self, fired: Sequence[tuple[int, Rule]], now: datetime) -> int:
         """Queue events for every active, unmuted destination subscribed to their rules.
 
-        One INSERT ... SELECT for the whole batch: the database pairs events with subscribers, so
-        a fan-out to ten thousand chats never passes through Python row by row.
+        INSERT ... SELECT: the database pairs events with subscribers, so a fan-out to ten thousand
+        chats never passes through Python row by row. A built-in rule's event goes to the chats
+        that named it or chose "all" (never both: `subscribe` keeps them apart, so no row needs
+        de-duplicating); the batch's custom events, each for its one owner, go in one statement.
         """
-        if not fired:
-            return 0
-        ids = [event_id for event_id, _ in fired]
-        builtin_ids = [event_id for event_id, rule in fired if not rule.custom]
-        parts = [
-            select(events.c.id.label("event_id"), subscriptions.c.destination_id)
-            .select_from(events.join(subscriptions, subscriptions.c.rule_id == events.c.rule_id))
-            .where(events.c.id.in_(ids))
-        ]
-        if builtin_ids:
-            parts.append(
-                select(events.c.id.label("event_id"), subscriptions.c.destination_id)
-                .select_from(events.join(subscriptions, subscriptions.c.rule_id == ALL_BUILTINS))
-                .where(events.c.id.in_(builtin_ids))
-            )
-        # UNION, not UNION ALL: a chat on "all" that also named the rule gets it once.
-        pairs = union(*parts).subquery()
+        total = 0
+        custom = [event_id for event_id, rule in fired if rule.custom]
+        for event_id, rule in fired:
+            if not rule.custom:
+                total += await self._queue(
+                    [event_id], subscriptions.c.rule_id.in_([rule.id, ALL_BUILTINS]), now
+                )
+        if custom:
+            total += await self._queue(custom, subscriptions.c.rule_id == events.c.rule_id, now)
+        return total
+
+    async def _queue(self, event_ids: list[int], matches: Any, now: datetime) -> int:
         ts = UTCDateTime()
         chosen = (
             select(
-                pairs.c.event_id,
-                pairs.c.destination_id,
+                events.c.id,
+                destinations.c.id,
                 literal("pending"),
                 literal(0),
                 literal(now, ts),
                 literal(now, ts),
             )
-            .select_from(pairs.join(destinations, destinations.c.id == pairs.c.destination_id))
+            .select_from(
+                events.join(subscriptions, matches).join(
+                    destinations, destinations.c.id == subscriptions.c.destination_id
+                )
+            )
             .where(
+                events.c.id.in_(event_ids),
                 destinations.c.active == true(),
                 or_(destinations.c.muted_until.is_(None), destinations.c.muted_until <= now),
             )
-            .order_by(pairs.c.event_id, pairs.c.destination_id)
         )
+        if len(event_ids) > 1:
+            chosen = chosen.order_by(events.c.id)
         stmt = insert(outbox).from_select(
             ["event_id", "destination_id", "status", "attempts", "next_attempt_at", "created_at"],
             chosen,
@@ -518,9 +528,12 @@ class Store:
             return [(row.at, row.value) for row in await conn.execute(query)]
 
     async def prune(self, now: datetime, sample_retention: timedelta) -> None:
-        """Drop samples past retention and delivered outbox rows older than a month."""
+        """Drop samples and the delivery log past retention, finished outbox rows after a month."""
         async with self.engine.begin() as conn:
             await conn.execute(delete(samples).where(samples.c.at < now - sample_retention))
+            await conn.execute(
+                delete(deliveries).where(deliveries.c.sent_at < now - sample_retention)
+            )
             await conn.execute(
                 delete(outbox).where(
                     outbox.c.status != "pending", outbox.c.created_at < now - timedelta(days=30)
@@ -648,7 +661,12 @@ class Store:
     async def subscribe(
         self, address: str, rule_ids: Iterable[str], now: datetime
     ) -> tuple[str, ...]:
-        """Subscribe `address` to `rule_ids` (reactivating it); return the ids newly added."""
+        """Subscribe `address` to `rule_ids` (reactivating it); return the ids newly added.
+
+        "All" and a named built-in rule never coexist: choosing all replaces the named built-ins,
+        and naming one while on all adds nothing, so a fan-out never has to de-duplicate.
+        """
+        wanted = list(dict.fromkeys(rule_ids))
         async with self.engine.begin() as conn:
             dest_id = await self._destination_id(conn, address, now)
             await conn.execute(
@@ -665,13 +683,49 @@ class Store:
                     )
                 ).scalars()
             )
-            added = tuple(dict.fromkeys(r for r in rule_ids if r not in have))
+            on_all = ALL_BUILTINS in have or ALL_BUILTINS in wanted
+            added = tuple(
+                r
+                for r in wanted
+                if r not in have and (r == ALL_BUILTINS or not on_all or _is_custom(r))
+            )
+            if ALL_BUILTINS in added:
+                named = [r for r in have if r != ALL_BUILTINS and not _is_custom(r)]
+                if named:
+                    await conn.execute(
+                        delete(subscriptions).where(
+                            subscriptions.c.destination_id == dest_id,
+                            subscriptions.c.rule_id.in_(named),
+                        )
+                    )
             if added:
                 await conn.execute(
                     insert(subscriptions),
                     [{"destination_id": dest_id, "rule_id": r} for r in added],
                 )
         return added
+
+    async def replace_all(self, address: str, rule_ids: Sequence[str]) -> None:
+        """Swap the destination's "all" for the named rules, in one transaction."""
+        async with self.engine.begin() as conn:
+            dest_id = (
+                await conn.execute(
+                    select(destinations.c.id).where(destinations.c.address == address)
+                )
+            ).scalar()
+            if dest_id is None:
+                return
+            await conn.execute(
+                delete(subscriptions).where(
+                    subscriptions.c.destination_id == dest_id,
+                    subscriptions.c.rule_id == ALL_BUILTINS,
+                )
+            )
+            if rule_ids:
+                await conn.execute(
+                    insert(subscriptions),
+                    [{"destination_id": dest_id, "rule_id": r} for r in rule_ids],
+                )
 
     async def unsubscribe(self, address: str, rule_ids: Iterable[str] | None) -> tuple[str, ...]:
         """Remove subscriptions (all when `rule_ids` is None); return the ids removed."""
@@ -753,6 +807,11 @@ class Store:
             update(outbox).where(outbox.c.destination_id == old_id).values(destination_id=new_id)
         )
         await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.destination_id == old_id)
+            .values(destination_id=new_id)
+        )
+        await conn.execute(
             update(custom_rules).where(custom_rules.c.owner == old).values(owner=new)
         )
         await conn.execute(delete(destinations).where(destinations.c.id == old_id))
@@ -761,9 +820,9 @@ class Store:
         """Return the newest events delivered to `address`, newest first."""
         query = (
             select(*_EVENT_COLUMNS)
-            .select_from(outbox.join(events).join(destinations))
-            .where(destinations.c.address == address, outbox.c.status == "sent")
-            .order_by(events.c.id.desc())
+            .select_from(deliveries.join(events).join(destinations))
+            .where(destinations.c.address == address)
+            .order_by(deliveries.c.id.desc())
             .limit(limit)
         )
         async with self.engine.connect() as conn:
@@ -799,7 +858,11 @@ class Store:
         )
         query = (
             select(outbox.c.destination_id)
-            .select_from(heads.join(outbox, outbox.c.id == heads.c.head_id).join(destinations))
+            .select_from(
+                heads.join(outbox, outbox.c.id == heads.c.head_id).join(
+                    destinations, destinations.c.id == outbox.c.destination_id
+                )
+            )
             .where(
                 outbox.c.next_attempt_at <= now,
                 destinations.c.active == true(),
@@ -826,7 +889,11 @@ class Store:
                 destinations.c.address,
                 *_EVENT_COLUMNS,
             )
-            .select_from(outbox.join(events).join(destinations))
+            .select_from(
+                outbox.join(events, events.c.id == outbox.c.event_id).join(
+                    destinations, destinations.c.id == outbox.c.destination_id
+                )
+            )
             .where(
                 outbox.c.destination_id == dest_id,
                 outbox.c.status == "pending",
@@ -901,6 +968,11 @@ class Store:
             case Sent():
                 await conn.execute(
                     update(outbox).where(row).values(status="sent", sent_at=now, attempts=attempts)
+                )
+                await conn.execute(
+                    insert(deliveries).values(
+                        destination_id=item.destination_id, event_id=item.event.id, sent_at=now
+                    )
                 )
             case Retry(delay=delay, error=error):
                 status: Literal["pending", "dead"] = (

@@ -104,15 +104,8 @@ def upgrade() -> None:
     op.create_table(
         "outbox",
         sa.Column("id", BigId, primary_key=True, autoincrement=True),
-        sa.Column(
-            "event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False
-        ),
-        sa.Column(
-            "destination_id",
-            BigId,
-            sa.ForeignKey("destinations.id", ondelete="CASCADE"),
-            nullable=False,
-        ),
+        sa.Column("event_id", BigId, nullable=False),
+        sa.Column("destination_id", BigId, nullable=False),
         sa.Column("status", sa.String(8), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False),
         sa.Column("next_attempt_at", UTCDateTime(), nullable=False),
@@ -120,12 +113,31 @@ def upgrade() -> None:
         sa.Column("created_at", UTCDateTime(), nullable=False),
         sa.Column("sent_at", UTCDateTime()),
     )
-    op.create_index("ix_outbox_pending", "outbox", ["status", "destination_id", "id"])
+    pending = sa.text("status = 'pending'")
+    op.create_index(
+        "ix_outbox_pending", "outbox", ["id"], sqlite_where=pending, postgresql_where=pending
+    )
+    op.create_table(
+        "deliveries",
+        sa.Column("id", BigId, primary_key=True, autoincrement=True),
+        sa.Column(
+            "destination_id",
+            BigId,
+            sa.ForeignKey("destinations.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "event_id", BigId, sa.ForeignKey("events.id", ondelete="CASCADE"), nullable=False
+        ),
+        sa.Column("sent_at", UTCDateTime(), nullable=False),
+    )
+    op.create_index("ix_deliveries_destination", "deliveries", ["destination_id", "id"])
 
 
 def downgrade() -> None:
     """Drop every table."""
     for table in (
+        "deliveries",
         "outbox",
         "subscriptions",
         "destinations",
