@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.engine import RuleState, evaluate, seed_high
@@ -29,6 +29,11 @@ class Fired:
     event_id: int
     rule_id: str
     kind: str
+
+
+def _kept(state: RuleState) -> RuleState:
+    """Return the part of a rule's state the store keeps per rule (value and time are per metric)."""
+    return replace(state, value=None, sample_at=None)
 
 
 def custom_rule(rule_id: str, owner: str, spec: RuleSpec, defaults: RuleDefaults) -> Rule:
@@ -122,9 +127,10 @@ class AlertEngine:
         max_age = metric_info(sample.metric).max_age
         now = self._clock()
         async with self._store.unit() as unit:
+            last = await unit.lock_latest(sample.metric)
             await unit.save_samples([sample])
             await unit.set_latest(sample, now)
-            states = await unit.lock_states([r.id for r in rules])
+            states = await unit.lock_states([r.id for r in rules], last)
             changed: dict[str, RuleState] = {}
             decided: list[NewEvent] = []
             for rule in rules:
@@ -133,7 +139,7 @@ class AlertEngine:
                 if rule.op == "new high" and state.high is None:
                     state = seed_high(state, await unit.high_before(rule.metric, sample.at))
                 outcome = evaluate(rule, state, sample, now, max_age)
-                if outcome.state != before:
+                if _kept(outcome.state) != _kept(before):
                     changed[rule.id] = outcome.state
                 transition = outcome.transition
                 if transition is not None:

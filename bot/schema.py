@@ -95,6 +95,8 @@ custom_rules = Table(
     Column("created_at", UTCDateTime(), nullable=False),
 )
 
+# A rule's last value and sample time are its metric's, kept once in `latest`: a sample that
+# changes no rule's state then writes no rule_state row.
 rule_state = Table(
     "rule_state",
     metadata,
@@ -102,8 +104,6 @@ rule_state = Table(
     Column("state", String(16), nullable=False),
     Column("armed", Boolean, nullable=False),
     Column("since", UTCDateTime()),
-    Column("value", Float),
-    Column("sample_at", UTCDateTime()),
     Column("notified_at", UTCDateTime()),
     Column("high", Float),
 )

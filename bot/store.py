@@ -110,6 +110,14 @@ class StoredEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class LastSample:
+    """The value and time of a metric's newest stored sample."""
+
+    value: float
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class NewEvent:
     """An alert the engine decided on, before it has an id."""
 
@@ -195,13 +203,13 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-def _state_from_row(row: Any) -> RuleState:
+def _state_from_row(row: Any, last: LastSample | None = None) -> RuleState:
     return RuleState(
         state=row.state,
         armed=bool(row.armed),
         since=row.since,
-        value=row.value,
-        sample_at=row.sample_at,
+        value=last.value if last else None,
+        sample_at=last.at if last else None,
         notified_at=row.notified_at,
         high=row.high,
     )
@@ -213,8 +221,6 @@ def _state_values(rule_id: str, state: RuleState) -> dict[str, Any]:
         "state": state.state,
         "armed": state.armed,
         "since": state.since,
-        "value": state.value,
-        "sample_at": state.sample_at,
         "notified_at": state.notified_at,
         "high": state.high,
     }
@@ -299,20 +305,32 @@ class Unit:
         value = (await self._conn.execute(query)).scalar()
         return None if value is None else float(value)
 
-    async def lock_states(self, rule_ids: Sequence[str]) -> dict[str, RuleState]:
-        """Read and lock the states of `rule_ids`, so that replicas evaluate one at a time."""
+    async def lock_latest(self, metric: str) -> LastSample | None:
+        """Read and lock the metric's last good sample: replicas ingest a metric one at a time."""
+        query = (
+            select(latest.c.value, latest.c.at)
+            .where(latest.c.metric == metric, latest.c.at.is_not(None))
+            .with_for_update()
+        )
+        row = (await self._conn.execute(query)).first()
+        return None if row is None else LastSample(row.value, row.at)
+
+    async def lock_states(
+        self, rule_ids: Sequence[str], last: LastSample | None
+    ) -> dict[str, RuleState]:
+        """Read and lock the states of `rule_ids`, with `last` as the value they saw last."""
         if not rule_ids:
             return {}
         query = select(rule_state).where(rule_state.c.rule_id.in_(rule_ids)).with_for_update()
         rows = (await self._conn.execute(query)).all()
-        found = {row.rule_id: _state_from_row(row) for row in rows}
+        found = {row.rule_id: _state_from_row(row, last) for row in rows}
         missing = [rid for rid in rule_ids if rid not in found]
         if missing:
             stmt = self._store.insert(rule_state).on_conflict_do_nothing()  # type: ignore[attr-defined]
             await self._conn.execute(stmt, [_state_values(rid, RuleState()) for rid in missing])
             again = select(rule_state).where(rule_state.c.rule_id.in_(missing)).with_for_update()
             found.update(
-                {row.rule_id: _state_from_row(row) for row in await self._conn.execute(again)}
+                {row.rule_id: _state_from_row(row, last) for row in await self._conn.execute(again)}
             )
         return found
 

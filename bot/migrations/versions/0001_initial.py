@@ -60,8 +60,6 @@ def upgrade() -> None:
         sa.Column("state", sa.String(16), nullable=False),
         sa.Column("armed", sa.Boolean, nullable=False),
         sa.Column("since", UTCDateTime()),
-        sa.Column("value", sa.Float),
-        sa.Column("sample_at", UTCDateTime()),
         sa.Column("notified_at", UTCDateTime()),
         sa.Column("high", sa.Float),
     )
