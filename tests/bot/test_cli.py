@@ -1,0 +1,150 @@
+"""The command line, run as the operator runs it: `python -m bot ...` in a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bot.store import Store
+from tests.fakes.feeds import FeedServer, cg_global, yahoo_chart
+from tests.signals import scenario
+
+NEW_YORK = ZoneInfo("America/New_York")
+
+
+def cli_env(tmp_path: Path, feeds: FeedServer | None = None, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_TOKEN", "_URL"))}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'radar.db'}",
+        COINGECKO_CALLS_PER_MINUTE="100000",
+        LOG_LEVEL="ERROR",
+    )
+    # Nothing may reach a real provider: without a fake, point every feed at a closed port.
+    root = feeds.url if feeds else "http://127.0.0.1:9"
+    env.update(
+        COINGECKO_API_URL=f"{root}/api/v3",
+        COINPAPRIKA_API_URL=root,
+        YAHOO_API_URL=root,
+    )
+    env.update(extra)
+    return env
+
+
+async def cli(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=cwd,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+def sessions(now: datetime, count: int) -> list[date]:
+    """Return the last `count` weekdays before today, oldest first."""
+    days: list[date] = []
+    day = now.astimezone(NEW_YORK).date()
+    while len(days) < count:
+        day -= timedelta(days=1)
+        if day.weekday() < 5:
+            days.append(day)
+    return days[::-1]
+
+
+def script_indices(feeds: FeedServer, now: datetime) -> None:
+    days = sessions(now, 6)
+    rut = [2000.0, 2010.0, 2030.0, 2020.0, 2050.0, 2060.0]
+    spx = [5000.0, 5001.0, 5002.0, 5003.0, 5004.0, 5005.0]
+    today = now.astimezone(NEW_YORK).date()
+    period = (
+        datetime.combine(today, time(9, 30), NEW_YORK).astimezone(UTC),
+        datetime.combine(today, time(16), NEW_YORK).astimezone(UTC),
+    )
+    for symbol, closes in (("^RUT", rut), ("^GSPC", spx)):
+        bars = [
+            (datetime.combine(d, time(9, 30), NEW_YORK).astimezone(UTC), c)
+            for d, c in zip(days, closes, strict=True)
+        ]
+        feeds.yahoo[symbol] = yahoo_chart(symbol, bars, regular=period, market_time=now)
+
+
+async def test_status_json_reports_every_metric_with_value_time_and_source(tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    async with FeedServer() as feeds:
+        scenario.install(feeds, now)
+        feeds.coingecko_global = cg_global(2.5e12, 57.5, 12.0, now)
+        script_indices(feeds, now)
+        code, out, err = await cli(cli_env(tmp_path, feeds), tmp_path, "status", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    metrics = report["metrics"]
+    assert metrics["asi"]["value"] == scenario.EXPECTED_ASI
+    assert metrics["btc_dominance"]["value"] == 57.5
+    assert metrics["total2"]["value"] == 2.5e12 * (1 - 0.575)
+    assert metrics["total3"]["value"] == 2.5e12 * (1 - 0.575 - 0.12)
+    assert metrics["rut"]["value"] == 2060.0
+    # The S&P adds 0.02 % a session; the Russell loses 0.49 % on the fourth and gains 1.49 % and
+    # 0.49 % on the last two: a streak of two.
+    assert metrics["rut_spx_streak"]["value"] == 2.0
+    for metric in ("asi", "btc_dominance", "total2", "total3", "rut", "rut_spx_streak"):
+        row = metrics[metric]
+        assert row["source"] in ("coingecko", "yahoo")
+        assert datetime.fromisoformat(row["at"].replace("Z", "+00:00")) <= now + timedelta(days=1)
+    assert set(report["rules"]) >= {"asi-above-50", "btc-dominance-below-59", "rut-new-high"}
+    assert report["errors"] == {}
+
+
+async def test_status_exits_non_zero_only_when_no_source_answers(tmp_path: Path) -> None:
+    code, out, err = await cli(cli_env(tmp_path), tmp_path, "status", "--json")
+    assert code == 1
+    assert set(json.loads(out)["errors"]) == {"coingecko", "global", "yahoo"}
+    async with FeedServer() as feeds:
+        feeds.coingecko_global = cg_global(2.5e12, 57.5, 12.0, datetime.now(UTC))
+        code, out, _ = await cli(cli_env(tmp_path, feeds), tmp_path, "status")
+    assert code == 0
+    assert "btc_dominance" in out
+
+
+async def test_subscribe_unsubscribe_and_rules(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    code, out, _ = await cli(env, tmp_path, "rules")
+    assert code == 0
+    assert "asi-above-50" in out
+    assert "rut-new-high" in out
+    code, out, _ = await cli(env, tmp_path, "subscribe", "telegram:-100123/7", "altseason")
+    assert (code, out.strip()) == (0, "telegram:-100123/7: subscribed to altseason")
+    code, out, _ = await cli(env, tmp_path, "unsubscribe", "telegram:-100123/7")
+    assert (code, out.strip()) == (0, "telegram:-100123/7: unsubscribed from altseason")
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'radar.db'}")
+    try:
+        found = await store.destination("telegram:-100123/7")
+    finally:
+        await store.close()
+    assert found is not None
+    assert found.rule_ids == ()
+
+
+async def test_bad_input_gets_one_clear_line_and_exit_2(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    code, _, err = await cli(env, tmp_path, "subscribe", "telegram:abc")
+    assert code == 2
+    assert "Telegram chat id is an integer" in err
+    code, _, err = await cli(env, tmp_path, "subscribe", "console", "no-such-rule")
+    assert code == 2
+    assert "unknown rule 'no-such-rule'" in err
+    code, _, err = await cli({**env, "POLL_SECONDS": "-1"}, tmp_path, "rules")
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "risk-on-radar: invalid POLL_SECONDS: Input should be greater than 0"
+    ]
