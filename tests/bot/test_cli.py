@@ -106,7 +106,7 @@ async def test_status_json_reports_every_metric_with_value_time_and_source(tmp_p
 
 
 async def test_status_exits_non_zero_only_when_no_source_answers(tmp_path: Path) -> None:
-    code, out, err = await cli(cli_env(tmp_path), tmp_path, "status", "--json")
+    code, out, _ = await cli(cli_env(tmp_path), tmp_path, "status", "--json")
     assert code == 1
     assert set(json.loads(out)["errors"]) == {"coingecko", "global", "yahoo"}
     async with FeedServer() as feeds:
