@@ -59,6 +59,9 @@ class Dispatcher:
         self._active: dict[int, asyncio.Task[None]] = {}
         self.sent = 0
         self.failed = 0
+        # Per scheme, why delivery is failing: log once when it starts and once when it ends,
+        # not once per row (a Telegram outage would otherwise log every subscribed chat).
+        self._failing: dict[str, str] = {}
 
     def wake(self) -> None:
         """Look for due rows now rather than at the next poll."""
@@ -143,9 +146,12 @@ class Dispatcher:
         return Sent()
 
     def _report(self, item: OutboxItem, outcome: DeliveryOutcome) -> None:
+        scheme = item.destination.scheme
         match outcome:
             case Sent():
                 self.sent += 1
+                if self._failing.pop(scheme, None) is not None:
+                    log.info("delivery via %s works again", scheme)
             case Retry(delay=delay, error=error):
                 self.failed += 1
                 if item.attempts + 1 >= self._max_attempts:
@@ -156,8 +162,16 @@ class Dispatcher:
                         item.attempts + 1,
                         error,
                     )
-                else:
+                elif scheme not in self._failing:
+                    self._failing[scheme] = error
                     log.warning(
+                        "delivery via %s failing (%s, first at %s); retrying with backoff",
+                        scheme,
+                        error,
+                        item.destination,
+                    )
+                else:
+                    log.debug(
                         "delivery to %s failed (%s); retry in %.0f s",
                         item.destination,
                         error,

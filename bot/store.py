@@ -187,6 +187,25 @@ def custom_rule_id(row_id: int) -> str:
     return f"{CUSTOM_PREFIX}{row_id}"
 
 
+async def _destination_id(
+    conn: AsyncConnection, dialect_insert: Callable[[Any], Insert], address: str, now: datetime
+) -> int:
+    """Return the id of the destination at `address`, creating it (active) if new."""
+    found = (
+        await conn.execute(select(destinations.c.id).where(destinations.c.address == address))
+    ).scalar()
+    if found is not None:
+        return int(found)
+    stmt = (
+        dialect_insert(destinations)
+        .values(address=address, active=True, created_at=now)
+        .on_conflict_do_nothing()  # type: ignore[attr-defined]
+    )
+    await conn.execute(stmt)
+    created = await conn.execute(select(destinations.c.id).where(destinations.c.address == address))
+    return int(created.scalar_one())
+
+
 def _is_custom(rule_id: str) -> bool:
     return _CUSTOM_ID.fullmatch(rule_id) is not None
 
@@ -432,7 +451,7 @@ class Unit:
         """Queue the event for the named destinations, whatever they subscribe to."""
         queued = 0
         for address in addresses:
-            dest_id = await self._store._destination_id(self._conn, address, now)
+            dest_id = await _destination_id(self._conn, self._store.insert, address, now)
             await self._conn.execute(
                 insert(outbox).values(
                     event_id=event_id,
@@ -629,7 +648,7 @@ class Store:
                 )
             ).scalar_one()
             rule_id = custom_rule_id(int(row_id))
-            dest_id = await self._destination_id(conn, owner, now)
+            dest_id = await _destination_id(conn, self.insert, owner, now)
             await conn.execute(
                 insert(subscriptions).values(destination_id=dest_id, rule_id=rule_id)
             )
@@ -656,26 +675,6 @@ class Store:
 
     # --- destinations and subscriptions --------------------------------------------------------
 
-    async def _destination_id(self, conn: AsyncConnection, address: str, now: datetime) -> int:
-        found = (
-            await conn.execute(select(destinations.c.id).where(destinations.c.address == address))
-        ).scalar()
-        if found is not None:
-            return int(found)
-        stmt = (
-            self.insert(destinations)
-            .values(address=address, active=True, created_at=now)
-            .on_conflict_do_nothing()  # type: ignore[attr-defined]
-        )
-        await conn.execute(stmt)
-        return int(
-            (
-                await conn.execute(
-                    select(destinations.c.id).where(destinations.c.address == address)
-                )
-            ).scalar_one()
-        )
-
     async def subscribe(
         self, address: str, rule_ids: Iterable[str], now: datetime
     ) -> tuple[str, ...]:
@@ -686,7 +685,7 @@ class Store:
         """
         wanted = list(dict.fromkeys(rule_ids))
         async with self.engine.begin() as conn:
-            dest_id = await self._destination_id(conn, address, now)
+            dest_id = await _destination_id(conn, self.insert, address, now)
             await conn.execute(
                 update(destinations)
                 .where(destinations.c.id == dest_id)
@@ -788,7 +787,7 @@ class Store:
     async def set_mute(self, address: str, until: datetime | None, now: datetime) -> None:
         """Mute `address` until a time, or unmute it with None."""
         async with self.engine.begin() as conn:
-            dest_id = await self._destination_id(conn, address, now)
+            dest_id = await _destination_id(conn, self.insert, address, now)
             await conn.execute(
                 update(destinations).where(destinations.c.id == dest_id).values(muted_until=until)
             )
