@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -13,8 +14,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import run
+from bot.health import build_app
 from bot.settings import Settings
 from bot.store import Store
 from signals.types import FetchResult, Sample, Source
@@ -153,3 +156,18 @@ async def test_health_reports_sources_and_the_store(tmp_path: Path) -> None:
     assert body["sources"]["coingecko"]["fresh"] is True
     stop.set()
     await asyncio.wait_for(service, 10)
+
+
+async def test_health_is_503_when_the_store_is_unreachable(tmp_path: Path) -> None:
+    folder = tmp_path / "gone"
+    store = await Store.open(f"sqlite+aiosqlite:///{folder / 'radar.db'}")
+    clock = FakeClock()
+    app = build_app(store, list, clock)
+    await store.close()
+    shutil.rmtree(folder)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/healthz")
+        body = await response.json()
+    await store.close()
+    assert response.status == 503
+    assert body["status"] == "store unreachable"
