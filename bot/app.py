@@ -35,6 +35,8 @@ SourceFactory = Callable[[Settings, aiohttp.ClientSession, Store], Sequence[Sour
 # the restart. It keeps the whole stop well inside the 10 s a platform allows after SIGTERM.
 _DISPATCH_GRACE = 6.0
 _PRUNE_EVERY = 3600.0
+_FRONTEND_RETRY_FIRST = 5.0
+_FRONTEND_RETRY_MAX = 300.0
 
 
 def utcnow() -> datetime:
@@ -236,8 +238,6 @@ async def run(
     runner = None
     try:
         service.frontends = load_frontends(settings, service.commands)
-        for frontend in service.frontends:
-            service.dispatcher.add_notifier(frontend.notifier)
         health = build_app(service.store, lambda: [p.health for p in service.pollers], clock)
         runner = await start_server(health, settings.port)
         log.info(
@@ -258,6 +258,26 @@ async def run(
     log.info("stopped cleanly")
 
 
+async def _start_frontend(frontend: FrontEnd, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+    """Start a front-end, retrying with backoff: a platform down at start comes up later."""
+    delay = _FRONTEND_RETRY_FIRST
+    while not stop.is_set():
+        try:
+            await frontend.start()
+        except Exception as exc:
+            # One platform failing must not take the others, or the alerts, down.
+            log.warning(
+                "front-end %s failed to start (%s); retrying in %.0f s", frontend.name, exc, delay
+            )
+        else:
+            # Deliver to this platform only once it is up; until then its rows wait queued.
+            dispatcher.add_notifier(frontend.notifier)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        delay = min(delay * 2, _FRONTEND_RETRY_MAX)
+
+
 async def _run_until_stopped(service: Service, stop: asyncio.Event, clock: Clock) -> None:
     polling_stop = asyncio.Event()
     async with asyncio.TaskGroup() as group:
@@ -267,19 +287,21 @@ async def _run_until_stopped(service: Service, stop: asyncio.Event, clock: Clock
             for p in service.pollers
         ]
         polling.append(group.create_task(_prune_until(polling_stop, service, clock), name="prune"))
-        started: list[FrontEnd] = []
-        for frontend in service.frontends:
-            try:
-                await frontend.start()
-                started.append(frontend)
-            except Exception:
-                # One platform failing to start must not take the others, or the alerts, down.
-                log.exception("front-end %s failed to start; continuing without it", frontend.name)
+        starting = [
+            group.create_task(
+                _start_frontend(frontend, service.dispatcher, polling_stop),
+                name=f"start-{frontend.name}",
+            )
+            for frontend in service.frontends
+        ]
         await stop.wait()
         log.info("stopping: pollers, front-ends, then the dispatcher")
         polling_stop.set()
-        await asyncio.wait(polling)
-        for frontend in reversed(started):
+        for task in starting:
+            # A start still hanging (a platform unreachable) is abandoned; stop() tidies up.
+            task.cancel()
+        await asyncio.wait(polling + starting)
+        for frontend in reversed(service.frontends):
             try:
                 await asyncio.wait_for(frontend.stop(), 3.0)
             except Exception:

@@ -18,5 +18,5 @@ class FrontEnd(Protocol):
         ...
 
     async def stop(self) -> None:
-        """Stop answering commands and close connections; idempotent."""
+        """Stop answering commands and close connections; idempotent, and safe after a failed start."""
         ...

@@ -53,9 +53,9 @@ class Settings(BaseSettings):
 
     telegram_token: SecretStr | None = None
     telegram_api_url: HttpRoot = "https://api.telegram.org"
-    telegram_rate_global: float = Field(default=30.0, gt=0)
-    telegram_rate_per_chat: float = Field(default=1.0, gt=0)
-    telegram_rate_per_group_minute: float = Field(default=20.0, gt=0)
+    telegram_rate_global: int = Field(default=30, ge=1)
+    telegram_rate_per_chat: int = Field(default=1, ge=1)
+    telegram_rate_per_group_minute: int = Field(default=20, ge=1)
     discord_token: SecretStr | None = None
     discord_api_url: HttpRoot = "https://discord.com/api/v10"
     discord_gateway_url: str = "wss://gateway.discord.gg"

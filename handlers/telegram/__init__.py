@@ -1,0 +1,26 @@
+"""Telegram front-end: commands over long polling, alerts through a paced notifier."""
+
+from __future__ import annotations
+
+from bot.service import CommandService
+from bot.settings import Settings
+from handlers.telegram.frontend import TelegramFrontEnd, TelegramStartError
+from handlers.telegram.pacing import FloodLimits, Rate
+
+__all__ = ["FloodLimits", "Rate", "TelegramFrontEnd", "TelegramStartError", "build_frontend"]
+
+
+def build_frontend(settings: Settings, service: CommandService) -> TelegramFrontEnd:
+    """Build the Telegram front-end from the settings; `TELEGRAM_TOKEN` must be set."""
+    if settings.telegram_token is None or not settings.telegram_token.get_secret_value():
+        raise ValueError("TELEGRAM_TOKEN is not set")
+    return TelegramFrontEnd(
+        token=settings.telegram_token.get_secret_value(),
+        service=service,
+        api_url=settings.telegram_api_url,
+        limits=FloodLimits(
+            overall=Rate(settings.telegram_rate_global, 1.0),
+            per_chat=Rate(settings.telegram_rate_per_chat, 1.0),
+            per_group=Rate(settings.telegram_rate_per_group_minute, 60.0),
+        ),
+    )

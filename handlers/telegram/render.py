@@ -1,0 +1,339 @@
+"""Render command answers and alerts as Telegram HTML, and split long messages safely."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from bot.commands import COMMANDS
+from bot.notify import AlertMessage
+from bot.reports import (
+    EventInfo,
+    MetricStatus,
+    MuteInfo,
+    RuleInfo,
+    StatusReport,
+    SubscriptionChange,
+)
+from signals.metrics import metric_info
+
+MAX_MESSAGE = 4096
+# An alert's free text is cut so the whole alert always fits one message: one message per alert
+# keeps a retried alert from repeating parts that already went out.
+MAX_ALERT_TEXT = 1500
+
+
+def escape(value: object) -> str:
+    """Return `value` as text safe inside Telegram HTML."""
+    return html.escape(str(value), quote=False)
+
+
+def utf16_len(text: str) -> int:
+    """Return the length Telegram counts: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def format_time(at: datetime) -> str:
+    """Return `at` in UTC to the minute."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_age(age: timedelta | None) -> str:
+    """Return an age as its largest whole unit: 45s, 12m, 3h, 2d."""
+    if age is None:
+        return "-"
+    seconds = max(0, int(age.total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def format_value(metric: str, value: float) -> str:
+    """Return `value` with its metric's precision and unit."""
+    return metric_info(metric).format(value)
+
+
+def render_help() -> str:
+    """Return the command list."""
+    lines = [f"{escape(c.usage)} — {escape(c.description)}" for c in COMMANDS]
+    return "<b>Commands</b>\n" + "\n".join(lines)
+
+
+def render_start() -> str:
+    """Return the greeting: what the bot does, then the commands."""
+    return (
+        "<b>Risk-On Radar</b> watches the signals behind the small-caps-then-altcoins rotation "
+        "and tells this chat the moment a rule you subscribe to fires.\n"
+        "Start with /rules, then /subscribe.\n\n" + render_help()
+    )
+
+
+def render_status(report: StatusReport, metric: str | None = None) -> str:
+    """Return `/status`: a table of every metric, or the detail of one."""
+    if metric is not None:
+        body = "\n\n".join(_metric_detail(m) for m in report.metrics)
+    else:
+        body = _metric_table(report.metrics)
+    parts = [f"<b>Status</b> · {escape(format_time(report.generated_at))}", body]
+    if report.firing:
+        firing = "\n".join(
+            f"• <code>{escape(r.id)}</code> — {escape(r.description)}" for r in report.firing
+        )
+        parts.append(f"<b>Firing</b>\n{firing}")
+    else:
+        parts.append("No rule is firing.")
+    return "\n".join(parts)
+
+
+def _metric_table(metrics: Sequence[MetricStatus]) -> str:
+    if not metrics:
+        return "No metric has a value yet."
+    rows = [("metric", "value", "age", "source")]
+    rows += [
+        (
+            m.metric + ("*" if m.stale else ""),
+            m.formatted if m.value is not None else "-",
+            format_age(m.age),
+            m.source or "-",
+        )
+        for m in metrics
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    lines = [
+        f"{r[0]:<{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip()
+        for r in rows
+    ]
+    table = f"<pre>{escape(chr(10).join(lines))}</pre>"
+    stale = [m for m in metrics if m.stale]
+    if stale:
+        notes = "\n".join(
+            f"* <code>{escape(m.metric)}</code>: {escape(m.stale_reason or 'stale')}" for m in stale
+        )
+        table += "\n" + notes
+    return table
+
+
+def _metric_detail(m: MetricStatus) -> str:
+    lines = [f"<b>{escape(m.label)}</b> (<code>{escape(m.metric)}</code>)"]
+    lines.append(f"Value: <b>{escape(m.formatted)}</b>" if m.value is not None else "Value: none")
+    if m.at is not None:
+        lines.append(f"As of: {escape(format_time(m.at))} ({escape(format_age(m.age))} ago)")
+    lines.append(f"Source: {escape(m.source or '-')}")
+    if m.stale:
+        lines.append(f"⚠ Stale: {escape(m.stale_reason or 'no recent value')}")
+    lines += [f"{escape(key)}: {escape(value)}" for key, value in m.detail]
+    return "\n".join(lines)
+
+
+def render_rules(rules: Sequence[RuleInfo]) -> str:
+    """Return `/rules`: every rule, marked where this chat is subscribed."""
+    if not rules:
+        return "No rules are defined."
+    lines = ["<b>Rules</b> (✅ = this chat is subscribed)"]
+    lines += [_rule_line(r) for r in rules]
+    lines.append("Subscribe with /subscribe &lt;rule&gt; or /subscribe all.")
+    return "\n".join(lines)
+
+
+def _rule_line(rule: RuleInfo) -> str:
+    mark = "✅" if rule.subscribed else "▫️"
+    return (
+        f"{mark} <code>{escape(rule.id)}</code> — {escape(rule.description)} "
+        f"<i>({escape(rule.condition)}; {escape(rule.state)})</i>"
+    )
+
+
+def render_subscription(change: SubscriptionChange) -> str:
+    """Return what a subscribe or unsubscribe did and where the chat stands now."""
+    lines = []
+    if change.added:
+        lines.append("Subscribed to " + _codes(change.added) + ".")
+    if change.removed:
+        lines.append("Unsubscribed from " + _codes(change.removed) + ".")
+    if not change.added and not change.removed:
+        lines.append("Nothing changed.")
+    if change.current:
+        lines.append("This chat gets alerts for " + _codes(change.current) + ".")
+    else:
+        lines.append("This chat has no subscriptions.")
+    return "\n".join(lines)
+
+
+def _codes(ids: Sequence[str]) -> str:
+    return ", ".join(f"<code>{escape(i)}</code>" for i in ids)
+
+
+def render_subscribe_menu(rules: Sequence[RuleInfo]) -> str:
+    """Return the text above the subscribe keyboard."""
+    subscribed = [r.id for r in rules if r.subscribed]
+    now = _codes(subscribed) if subscribed else "nothing"
+    return f"Tap a rule to subscribe or unsubscribe this chat.\nSubscribed now: {now}."
+
+
+def render_alert_added(rule: RuleInfo) -> str:
+    """Return the confirmation of a new custom alert."""
+    return (
+        f"Added alert <code>{escape(rule.id)}</code>: {escape(rule.condition)}.\n"
+        f"Remove it with /alert remove {escape(rule.id)}"
+    )
+
+
+def render_alert_removed(rule_id: str) -> str:
+    """Return the confirmation of a removed custom alert."""
+    return f"Removed alert <code>{escape(rule_id)}</code>."
+
+
+def render_alerts(rules: Sequence[RuleInfo]) -> str:
+    """Return `/alerts`: this chat's custom alerts."""
+    if not rules:
+        return "No custom alerts here. Add one with /alert &lt;metric&gt; &lt;op&gt; &lt;value&gt;."
+    lines = ["<b>Custom alerts</b>"]
+    lines += [
+        f"• <code>{escape(r.id)}</code> — {escape(r.condition)} <i>({escape(r.state)})</i>"
+        for r in rules
+    ]
+    return "\n".join(lines)
+
+
+def render_mute(info: MuteInfo) -> str:
+    """Return the confirmation of a mute."""
+    return f"Alerts here are muted until {escape(format_time(info.until))}. /unmute resumes them."
+
+
+def render_unmute() -> str:
+    """Return the confirmation of an unmute."""
+    return "Alerts here are back on."
+
+
+def render_history(events: Sequence[EventInfo]) -> str:
+    """Return `/history`: the latest alerts, newest first as the service orders them."""
+    if not events:
+        return "No alerts have been sent here yet."
+    lines = ["<b>Recent alerts</b>"]
+    for e in events:
+        threshold = (
+            f" (threshold {escape(format_value(e.metric, e.threshold))})"
+            if e.threshold is not None
+            else ""
+        )
+        lines.append(
+            f"{escape(format_time(e.at))} · <code>{escape(e.rule_id)}</code> {escape(e.state)} · "
+            f"{escape(e.metric)} {escape(format_value(e.metric, e.value))}{threshold}"
+        )
+        if e.text:
+            lines.append(f"  {escape(e.text)}")
+    return "\n".join(lines)
+
+
+def render_alert(message: AlertMessage) -> str:
+    """Return an alert: rule, value, threshold, change, source and time, always one message."""
+    firing = message.state == "firing"
+    head = "🔴 <b>Firing</b>" if firing else "🟢 <b>Resolved</b>"
+    label = metric_info(message.metric).label
+    lines = [f"{head}: {escape(message.rule_description)}"]
+    text = message.text.strip()
+    if text:
+        if len(text) > MAX_ALERT_TEXT:
+            text = text[: MAX_ALERT_TEXT - 1] + "…"
+        lines.append(escape(text))
+    lines.append(f"Rule: <code>{escape(message.rule_id)}</code>")
+    value = f"{escape(label)}: <b>{escape(format_value(message.metric, message.value))}</b>"
+    if message.threshold is not None:
+        value += f" (threshold {escape(format_value(message.metric, message.threshold))})"
+    lines.append(value)
+    if message.previous is not None:
+        lines.append(f"Change: {escape(_change(message.metric, message.value, message.previous))}")
+    lines.append(f"Source: {escape(message.source)} · {escape(format_time(message.at))}")
+    return "\n".join(lines)
+
+
+def _change(metric: str, value: float, previous: float) -> str:
+    delta = value - previous
+    sign = "+" if delta >= 0 else "-"
+    text = f"{sign}{format_value(metric, abs(delta))} from {format_value(metric, previous)}"
+    if previous:
+        text += f" ({delta / abs(previous) * 100:+.1f}%)"
+    return text
+
+
+_MARKUP = re.compile(r"<[^<>]*>|&#?[0-9A-Za-z]+;")
+_TAGS = re.compile(r"<[^<>]*>")
+_TAG_NAME = re.compile(r"</?([a-zA-Z][a-zA-Z0-9-]*)")
+
+
+def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Split Telegram HTML into messages of at most `limit` UTF-16 units, tags kept balanced."""
+    # Splits fall on line boundaries where possible, then on spaces, never inside a tag or an
+    # entity; tags open at a split close at the end of one part and reopen at the next.
+    if utf16_len(text) <= limit:
+        return [text]
+    parts: list[str] = []
+    stack: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(text):
+        prefix = "".join(opening for _, opening in stack)
+        cut, resume, stack_at_cut = _find_cut(text, pos, stack, limit - utf16_len(prefix))
+        closers = "".join(f"</{name}>" for name, _ in reversed(stack_at_cut))
+        parts.append(prefix + text[pos:cut] + closers)
+        stack = list(stack_at_cut)
+        pos = resume
+        # What is left may be only closing tags and newlines: no part of its own.
+        if not _TAGS.sub("", text[pos:]).strip():
+            break
+    return parts
+
+
+def _find_cut(
+    text: str, start: int, stack: list[tuple[str, str]], budget: int
+) -> tuple[int, int, tuple[tuple[str, str], ...]]:
+    """Return where the part starting at `start` ends, where the next begins, and open tags."""
+    open_tags = tuple(stack)
+    used = 0
+    has_text = False
+    at_line: tuple[int, int, tuple[tuple[str, str], ...]] | None = None
+    at_space: tuple[int, int, tuple[tuple[str, str], ...]] | None = None
+    anywhere: tuple[int, int, tuple[tuple[str, str], ...]] | None = None
+    i = start
+    while i < len(text):
+        char = text[i]
+        markup = _MARKUP.match(text, i) if char in "<&" else None
+        atom = markup.group(0) if markup else char
+        tags = _after_tag(open_tags, atom) if markup else open_tags
+        cost = utf16_len(atom)
+        if has_text and used + cost + _closers_len(tags) > budget:
+            break
+        if has_text and char == "\n":
+            at_line = (i, i + 1, open_tags)
+        used += cost
+        open_tags = tags
+        i += len(atom)
+        has_text = has_text or (not char.isspace() and not atom.startswith("<"))
+        if has_text:
+            anywhere = (i, i, open_tags)
+            if char == " ":
+                at_space = anywhere
+    else:
+        return len(text), len(text), open_tags
+    for choice in (at_line, at_space, anywhere):
+        if choice is not None:
+            return choice
+    raise ValueError(f"a limit of {budget} leaves no room for any text")
+
+
+def _after_tag(open_tags: tuple[tuple[str, str], ...], atom: str) -> tuple[tuple[str, str], ...]:
+    """Return the open tags after `atom`; entities leave them as they are."""
+    name = _TAG_NAME.match(atom)
+    if name is None:
+        return open_tags
+    if atom.startswith("</"):
+        return open_tags[:-1] if open_tags and open_tags[-1][0] == name.group(1) else open_tags
+    return (*open_tags, (name.group(1), atom))
+
+
+def _closers_len(open_tags: tuple[tuple[str, str], ...]) -> int:
+    return sum(len(name) + 3 for name, _ in open_tags)

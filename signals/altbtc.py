@@ -1,0 +1,80 @@
+"""An alt/BTC index from the daily closes the ASI stores, and its MACD and RSI readings.
+
+Universe: the ASI's (`signals.asi.select_universe`): the 50 largest coins by market cap that are
+neither Bitcoin nor excluded. Each alt is priced in BTC, its USD close over Bitcoin's USD close.
+
+Weighting: today's market caps, held fixed over the whole window (historical caps are not
+stored). The index is chain-linked: with w_i the caps and r_i(t) = btc_price_i(t) /
+btc_price_i(p), where p is the alt's latest earlier day in the index,
+    index(t) = index(t_prev) * sum(w_i * r_i(t)) / sum(w_i)
+over the alts that have a close on t and one before it, so weights are renormalised over the
+alts present that day. It starts at 100 on the first common day (the first day with Bitcoin's
+close and at least one alt's). Chain-linking means a gap or a coin listed mid-window changes no
+level by itself: a missing alt sits out that day, and when it returns its move since its last
+close counts in full. Days without Bitcoin's close, or without any alt's, are skipped. A close
+that is not positive counts as missing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date
+
+import pandas as pd
+
+from signals.asi import BITCOIN, UNIVERSE_SIZE, Exclusions, closes_frame, select_universe
+from signals.indicators import RSI_PERIOD, latest_valid, macd, rsi
+from signals.market import MarketCoin
+
+BASE_LEVEL = 100.0
+
+
+def universe_weights(
+    coins: Iterable[MarketCoin],
+    exclusions: Exclusions,
+    category_members: frozenset[str] = frozenset(),
+    size: int = UNIVERSE_SIZE,
+) -> dict[str, float]:
+    """Return the ASI universe's coins mapped to their current market caps, largest first."""
+    universe = select_universe(coins, exclusions, category_members, size)
+    return {coin.id: coin.market_cap for coin in universe}
+
+
+def altbtc_index(
+    closes: Mapping[str, Mapping[date, float]],
+    weights: Mapping[str, float],
+    btc_id: str = BITCOIN,
+) -> pd.Series:
+    """Return the cap-weighted, chain-linked alt/BTC index by day (ascending), starting at 100.
+
+    `closes` holds USD daily closes per coin id; `weights` the alts' market caps. Alts without a
+    positive weight or without closes are left out; an empty series means no common day.
+    """
+    caps = {coin: cap for coin, cap in weights.items() if coin != btc_id and cap > 0}
+    alts = [coin for coin in caps if closes.get(coin)]
+    btc_closes = closes.get(btc_id)
+    if not alts or not btc_closes:
+        return pd.Series(dtype="float64", index=pd.DatetimeIndex([]), name="altbtc")
+    frame = closes_frame({btc_id: btc_closes, **{coin: closes[coin] for coin in alts}})
+    usable = frame.where(frame > 0)
+    priced = usable[alts].div(usable[btc_id], axis=0)
+    priced = priced.loc[priced.notna().any(axis=1)]
+    if priced.empty:
+        return pd.Series(dtype="float64", index=pd.DatetimeIndex([]), name="altbtc")
+    # Carrying each alt's last BTC price forward links across its gaps instead of dropping them.
+    relative = priced / priced.ffill().shift(1)
+    w = pd.Series(caps, dtype="float64")[alts]
+    linked = relative.notna()
+    total = linked.mul(w, axis=1).sum(axis=1)
+    moved = relative.fillna(0.0).mul(w, axis=1).sum(axis=1)
+    # A day where no alt has an earlier close (the first, or only new listings) leaves the level.
+    step = (moved / total).where(total > 0, 1.0)
+    return (BASE_LEVEL * step.cumprod()).rename("altbtc")
+
+
+def altbtc_signals(index: pd.Series) -> tuple[float | None, float | None]:
+    """Return the index's latest MACD(12, 26, 9) histogram and RSI(14), None while warming up."""
+    return (
+        latest_valid(macd(index)["histogram"]),
+        latest_valid(rsi(index, RSI_PERIOD)),
+    )

@@ -1,0 +1,46 @@
+"""Net liquidity: the Fed's balance sheet minus the Treasury's account minus reverse repo."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+# WALCL and WTREGEN are published in millions of USD, RRPONTSYD in billions.
+_MILLIONS_PER_BILLION = 1000.0
+FOUR_WEEKS = pd.Timedelta(days=28)
+
+
+def net_liquidity(walcl: pd.Series, wtregen: pd.Series, rrp: pd.Series) -> pd.Series:
+    """Return net liquidity in USD billions on every date any input has a value.
+
+    Each input is indexed by observation date, oldest first, with missing points already
+    dropped. Every series is carried forward to the dates of the others (weekly balance
+    sheet against daily reverse repo); dates before all three have started are left out.
+    """
+    frame = pd.concat(
+        {
+            "walcl": walcl / _MILLIONS_PER_BILLION,
+            "wtregen": wtregen / _MILLIONS_PER_BILLION,
+            "rrp": rrp,
+        },
+        axis=1,
+    ).sort_index()
+    filled = frame.ffill().dropna()
+    result = filled["walcl"] - filled["wtregen"] - filled["rrp"]
+    result.name = "net_liquidity"
+    return result
+
+
+def four_week_change(series: pd.Series) -> float | None:
+    """Return the change over the last 28 days, or None when the series is not that long.
+
+    The value 28 days before the newest date is the last one on or before that day, so a
+    holiday on the exact day does not hide the change.
+    """
+    values = series.dropna().sort_index()
+    if values.empty:
+        return None
+    newest = pd.Timestamp(values.index[-1])
+    earlier = values[values.index <= newest - FOUR_WEEKS]
+    if earlier.empty:
+        return None
+    return float(values.iloc[-1]) - float(earlier.iloc[-1])

@@ -1,0 +1,250 @@
+"""Bitcoin ETF flows: Farside's table parsed, the inflow streak, and the Farside source."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime
+
+import aiohttp
+import pytest
+
+from signals.etf import DailyFlow, inflow_streak, parse_amount, parse_flows
+from signals.http import HttpRefused
+from signals.sources.farside import FarsideEtfFlows
+from signals.types import BadPayload, RateLimited, SourceError, SourceUnavailable, Stale
+from tests.fakes.feeds import Reply
+from tests.fakes.macro import (
+    CHALLENGE_PAGE,
+    FARSIDE_PATH,
+    MacroServer,
+    challenge,
+    farside_page,
+    html_reply,
+)
+
+NOW = datetime(2024, 1, 19, 9, tzinfo=UTC)
+TICKERS = ("IBIT", "FBTC", "GBTC")
+# Each total is the sum of its row, by hand; 16 Jan has no data yet.
+DAYS = [
+    ("11 Jan 2024", ("111.7", "227.0", "(95.1)"), "243.6"),
+    ("12 Jan 2024", ("386.0", "195.3", "(484.1)"), "97.2"),
+    ("16 Jan 2024", ("-", "-", "-"), "-"),
+    ("17 Jan 2024", ("50.0", "10.0", "(1,120.5)"), "(1,060.5)"),
+    ("18 Jan 2024", ("300.0", "100.0", "(100.0)"), "300.0"),
+]
+FLOWS = (
+    DailyFlow(date(2024, 1, 11), 243.6),
+    DailyFlow(date(2024, 1, 12), 97.2),
+    DailyFlow(date(2024, 1, 17), -1060.5),
+    DailyFlow(date(2024, 1, 18), 300.0),
+)
+PAGE = farside_page(TICKERS, DAYS)
+# The page cut inside the 17 Jan row, as a proxy that gives up without a Content-Length would.
+CUT = PAGE[: PAGE.index("17 Jan 2024") + 60]
+
+
+def midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def test_table_gives_daily_totals_with_negatives_and_no_missing_day() -> None:
+    assert parse_flows("farside", PAGE) == FLOWS
+
+
+@pytest.mark.parametrize(
+    ("cell", "amount"),
+    [("655.3", 655.3), ("(95.1)", -95.1), ("1,045.0", 1045.0), ("-95.1", -95.1), ("0.0", 0.0)],
+)
+def test_amounts_read_as_farside_writes_them(cell: str, amount: float) -> None:
+    assert parse_amount("farside", "x", cell) == amount
+
+
+@pytest.mark.parametrize("cell", ["-", "", "  "])
+def test_no_data_is_none_never_zero(cell: str) -> None:
+    assert parse_amount("farside", "x", cell) is None
+
+
+@pytest.mark.parametrize("cell", ["n/a", "(12.5", "1.2.3", "(-3.0)", "12,34.5", "1e3"])
+def test_other_cells_are_bad_payloads(cell: str) -> None:
+    with pytest.raises(BadPayload):
+        parse_amount("farside", "x", cell)
+
+
+def test_page_without_a_table_has_no_flows() -> None:
+    assert parse_flows("farside", CHALLENGE_PAGE) is None
+    assert parse_flows("farside", "<table><tr><td>Fund</td><td>Fee</td></tr></table>") is None
+
+
+def test_page_cut_inside_the_table_is_a_bad_payload() -> None:
+    with pytest.raises(BadPayload, match="truncated"):
+        parse_flows("farside", CUT)
+
+
+def test_day_missing_a_cell_is_a_bad_payload() -> None:
+    page = farside_page(TICKERS, [*DAYS[:2], ("19 Jan 2024", ("1.0", "2.0"), "3.0")])
+    with pytest.raises(BadPayload, match="2024-01-19"):
+        parse_flows("farside", page)
+
+
+def test_day_listed_twice_is_a_bad_payload() -> None:
+    with pytest.raises(BadPayload, match="twice"):
+        parse_flows("farside", farside_page(TICKERS, [*DAYS, DAYS[0]]))
+
+
+def test_table_without_a_total_column_is_a_bad_payload() -> None:
+    page = PAGE.replace('<th><span class="tabletext">Total</span></th>', "")
+    with pytest.raises(BadPayload, match="Total"):
+        parse_flows("farside", page)
+
+
+def flows(*amounts: float) -> list[DailyFlow]:
+    return [DailyFlow(date(2024, 2, day), amount) for day, amount in enumerate(amounts, start=1)]
+
+
+def test_inflow_streak_counts_the_latest_run_of_inflows() -> None:
+    assert inflow_streak(flows(5.0, 3.0, -2.0, 1.0, 4.0, 9.5)) == 3
+    assert inflow_streak(flows(5.0, 3.0)) == 2
+    assert inflow_streak(flows(5.0, 0.0)) == 0  # a flat day ends the run
+    assert inflow_streak(flows(5.0, -0.1)) == 0
+    assert inflow_streak([]) == 0
+
+
+def test_inflow_streak_orders_days_itself() -> None:
+    assert inflow_streak(list(reversed(flows(-1.0, 2.0, 3.0)))) == 2
+    assert inflow_streak(FLOWS) == 1
+
+
+@pytest.fixture
+async def macro() -> AsyncIterator[MacroServer]:
+    async with MacroServer() as server:
+        server.farside = PAGE
+        yield server
+
+
+def source(macro: MacroServer, session: aiohttp.ClientSession) -> FarsideEtfFlows:
+    return FarsideEtfFlows(session, macro.url, timeout=5.0)
+
+
+async def test_first_fetch_returns_history_then_the_newest_day(
+    macro: MacroServer, session: aiohttp.ClientSession
+) -> None:
+    result = await source(macro, session).fetch(NOW)
+
+    assert [(p.at, p.value) for p in result.history] == [
+        (midnight(flow.day), flow.usd_m) for flow in FLOWS[:-1]
+    ]
+    assert [(p.metric, p.at, p.value, p.source) for p in result.samples] == [
+        ("btc_etf_flow", midnight(date(2024, 1, 18)), 300.0, "farside")
+    ]
+    assert result.stale == ()
+    assert macro.seen[0].headers["User-Agent"].startswith("Mozilla/")
+
+
+async def test_later_fetch_resends_the_newest_days(
+    macro: MacroServer, session: aiohttp.ClientSession
+) -> None:
+    flows_source = source(macro, session)
+    await flows_source.fetch(NOW)
+    macro.farside = farside_page(
+        TICKERS,
+        [*DAYS, ("19 Jan 2024", ("-", "-", "-"), "-"), ("22 Jan 2024", DAYS[0][1], "(1.5)")],
+    )
+
+    result = await flows_source.fetch(NOW)
+
+    assert result.history == ()
+    assert [(p.at.date(), p.value) for p in result.samples] == [
+        *((flow.day, flow.usd_m) for flow in FLOWS),
+        (date(2024, 1, 22), -1.5),
+    ]
+    assert macro.calls(FARSIDE_PATH) == 2
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        pytest.param(challenge(403), id="403"),
+        pytest.param(challenge(503), id="503"),
+        pytest.param(html_reply(CHALLENGE_PAGE, 403), id="403-without-header"),
+        pytest.param(html_reply(CHALLENGE_PAGE), id="200-challenge"),
+    ],
+)
+async def test_challenge_page_marks_the_metric_stale(
+    macro: MacroServer, session: aiohttp.ClientSession, reply: Reply
+) -> None:
+    macro.queue(FARSIDE_PATH, reply)
+
+    result = await source(macro, session).fetch(NOW)
+
+    assert result.samples == result.history == ()
+    [stale] = result.stale
+    assert stale.metric == "btc_etf_flow"
+    assert "Cloudflare challenge" in stale.reason
+
+
+async def test_page_without_the_table_is_stale(
+    macro: MacroServer, session: aiohttp.ClientSession
+) -> None:
+    macro.queue(FARSIDE_PATH, html_reply("<html><body><p>We have moved.</p></body></html>"))
+
+    result = await source(macro, session).fetch(NOW)
+
+    assert result == type(result)(stale=(Stale("btc_etf_flow", "no flow table (HTTP 200)"),))
+
+
+async def test_table_with_no_day_of_data_is_stale(
+    macro: MacroServer, session: aiohttp.ClientSession
+) -> None:
+    macro.farside = farside_page(TICKERS, [DAYS[2]])
+
+    result = await source(macro, session).fetch(NOW)
+
+    assert result.samples == ()
+    assert [s.metric for s in result.stale] == ["btc_etf_flow"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "error"),
+    [
+        pytest.param(
+            Reply(500, raw=b"oops", content_type="text/plain"), SourceUnavailable, id="500"
+        ),
+        pytest.param(
+            html_reply("<html>Service Unavailable</html>", 503), SourceUnavailable, id="503"
+        ),
+        pytest.param(html_reply("<html>Gone</html>", 410), HttpRefused, id="410"),
+        pytest.param(
+            Reply(raw=PAGE.encode(), content_type="text/html", truncate=len(PAGE) // 2),
+            BadPayload,
+            id="truncated",
+        ),
+        pytest.param(html_reply(CUT), BadPayload, id="cut-without-length"),
+    ],
+)
+async def test_bad_answers_raise_typed_errors(
+    macro: MacroServer,
+    session: aiohttp.ClientSession,
+    reply: Reply,
+    error: type[SourceError],
+) -> None:
+    macro.queue(FARSIDE_PATH, reply)
+    with pytest.raises(error) as caught:
+        await source(macro, session).fetch(NOW)
+    assert caught.value.source == "farside"
+
+
+async def test_rate_limit_carries_retry_after(
+    macro: MacroServer, session: aiohttp.ClientSession
+) -> None:
+    macro.queue(FARSIDE_PATH, Reply(429, raw=b"", headers={"Retry-After": "30"}))
+    with pytest.raises(RateLimited) as caught:
+        await source(macro, session).fetch(NOW)
+    assert caught.value.retry_after == 30.0
+
+
+async def test_no_answer_within_the_timeout_is_unavailable(
+    macro: MacroServer, session: aiohttp.ClientSession
+) -> None:
+    macro.queue(FARSIDE_PATH, Reply(hang=True))
+    with pytest.raises(SourceUnavailable, match="no answer"):
+        await FarsideEtfFlows(session, macro.url, timeout=0.05).fetch(NOW)
