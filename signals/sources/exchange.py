@@ -1,0 +1,296 @@
+"""Spot prices from a ccxt exchange: `eth_btc` (with its 50-day average), `btc_usd`, `eth_usd`, `sol_usd`.
+
+The USD metrics read each exchange's dollar pair. Exchanges quote in different dollars:
+
+| exchange | BTC pair | ETH pair | SOL pair | ETH/BTC |
+|---|---|---|---|---|
+| binance | BTC/USDT | ETH/USDT | SOL/USDT | ETH/BTC |
+| kraken | BTC/USD (XXBTZUSD) | ETH/USD | SOL/USD | ETH/BTC (XETHXXBT) |
+| coinbase | BTC/USD | ETH/USD | SOL/USD | ETH/BTC |
+
+An exchange missing from `USD_QUOTES` uses USD when it lists BTC/USD, else USDT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import ccxt.async_support as ccxt_async
+from ccxt.base import errors as ccxt_errors
+
+from signals.http import retry_after_seconds
+from signals.payload import Payload
+from signals.types import (
+    BadPayload,
+    FetchResult,
+    RateLimited,
+    Sample,
+    SourceError,
+    SourceUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PRIMARY = "binance"
+DEFAULT_FALLBACKS = ("kraken", "coinbase")
+USD_QUOTES: Mapping[str, str] = {
+    "binance": "USDT",
+    "bybit": "USDT",
+    "okx": "USDT",
+    "kucoin": "USDT",
+    "kraken": "USD",
+    "coinbase": "USD",
+    "bitstamp": "USD",
+    "gemini": "USD",
+    "binanceus": "USD",
+}
+SMA_DAYS = 50
+# Ten spare candles cover the still-forming day and a few missing ones.
+OHLCV_LIMIT = 60
+_DAY_MS = 86_400_000
+_REGION_BLOCKED = 451
+
+ExchangeFactory = Callable[[str], Any]
+"""Make an unopened ccxt async exchange for an exchange id."""
+
+
+def make_exchange(exchange_id: str, *, rate_limit: bool = True) -> Any:
+    """Return a ccxt async exchange for `exchange_id` that loads spot markets only."""
+    exchange_class = getattr(ccxt_async, exchange_id)
+    # Binance loads spot, USD-M and COIN-M markets by default: three calls where one will do.
+    options = {"fetchMarkets": {"types": ["spot"]}} if exchange_id == "binance" else {}
+    return exchange_class({"enableRateLimit": rate_limit, "options": options})
+
+
+def rebase_urls(urls: object, api_url: str) -> object:
+    """Return `urls` (a URL, or nested dicts of them) with scheme and host taken from `api_url`."""
+    if isinstance(urls, str):
+        root = urlsplit(api_url)
+        parts = urlsplit(urls)
+        if not parts.scheme or not parts.netloc:
+            return urls
+        return urlunsplit((root.scheme, root.netloc, parts.path, parts.query, parts.fragment))
+    if isinstance(urls, dict):
+        return {key: rebase_urls(value, api_url) for key, value in urls.items()}
+    if isinstance(urls, list):
+        return [rebase_urls(value, api_url) for value in urls]
+    return urls
+
+
+@dataclass(frozen=True, slots=True)
+class Pairs:
+    """The unified ccxt symbols one exchange serves each metric from."""
+
+    eth_btc: str
+    btc_usd: str
+    eth_usd: str
+    sol_usd: str
+
+    def by_metric(self) -> dict[str, str]:
+        """Return metric id -> symbol."""
+        return {
+            "eth_btc": self.eth_btc,
+            "btc_usd": self.btc_usd,
+            "eth_usd": self.eth_usd,
+            "sol_usd": self.sol_usd,
+        }
+
+
+def pairs_for(exchange_id: str, listed: Mapping[str, object]) -> Pairs:
+    """Return the pairs to read on `exchange_id`, given its loaded markets `listed`."""
+    quote = USD_QUOTES.get(exchange_id) or ("USD" if "BTC/USD" in listed else "USDT")
+    return Pairs("ETH/BTC", f"BTC/{quote}", f"ETH/{quote}", f"SOL/{quote}")
+
+
+def sma_of_completed(candles: Payload, days: int, now: datetime) -> float | None:
+    """Return the mean close of the last `days` daily candles that closed by `now`, if enough."""
+    cutoff = now.timestamp() * 1000
+    closes: list[float] = []
+    for candle in candles.items():
+        opened = candle.items()
+        stamp = next(opened, None)
+        if stamp is None:
+            raise candle.fail("empty candle")
+        if stamp.integer() + _DAY_MS > cutoff:
+            continue  # today's candle is still moving; the average is over settled days
+        fields = list(opened)
+        if len(fields) < 4:
+            raise candle.fail(f"expected [time, open, high, low, close, ...], got {candle.value!r}")
+        closes.append(fields[3].positive())
+    if len(closes) < days:
+        return None
+    return math.fsum(closes[-days:]) / days
+
+
+class ExchangePrices:
+    """The ccxt spot-price source: the primary exchange, else each fallback in order.
+
+    One refresh costs, per exchange tried: loading its markets once per process (binance: one
+    call with spot-only markets; kraken: two), then one ticker call for the four pairs and one
+    daily OHLCV call for ETH/BTC. An exchange that answers HTTP 451 (Binance, from US hosts) is
+    skipped for `retry_primary_after`, with one warning naming the setting to change.
+    """
+
+    def __init__(
+        self,
+        primary: str = DEFAULT_PRIMARY,
+        fallbacks: Sequence[str] = DEFAULT_FALLBACKS,
+        *,
+        api_url: str | None = None,
+        name: str = "exchange",
+        retry_primary_after: timedelta = timedelta(hours=1),
+        factory: ExchangeFactory = make_exchange,
+    ) -> None:
+        chain = list(dict.fromkeys(e.strip().lower() for e in (primary, *fallbacks) if e.strip()))
+        unknown = [e for e in chain if e not in ccxt_async.exchanges]
+        if not chain or unknown:
+            raise ValueError(f"unknown ccxt exchange id(s): {', '.join(unknown) or '(none)'}")
+        self.name = name
+        self.chain = tuple(chain)
+        self._api_url = api_url
+        self._retry_after = retry_primary_after
+        self._factory = factory
+        self._exchanges: dict[str, Any] = {}
+        self._blocked_until: dict[str, datetime] = {}
+        self._warned: set[str] = set()
+
+    async def fetch(self, now: datetime) -> FetchResult:
+        """Return the four prices from the first exchange in the chain that answers."""
+        failures: list[SourceError] = []
+        for exchange_id in self.chain:
+            until = self._blocked_until.get(exchange_id)
+            if until is not None and now < until:
+                continue
+            try:
+                samples = await self._read(exchange_id, now)
+            except SourceError as exc:
+                failures.append(exc)
+                continue
+            self._blocked_until.pop(exchange_id, None)
+            if failures:
+                log.info("%s: used %s after %s", self.name, exchange_id, _summary(failures))
+            return FetchResult(samples=samples)
+        raise self._combined(failures)
+
+    async def close(self) -> None:
+        """Close every exchange this source opened."""
+        opened, self._exchanges = self._exchanges, {}
+        # ccxt waits a quarter second in each close for TLS to shut down; wait once for all.
+        await asyncio.gather(*(exchange.close() for exchange in opened.values()))
+
+    def _exchange(self, exchange_id: str) -> Any:
+        exchange = self._exchanges.get(exchange_id)
+        if exchange is None:
+            exchange = self._factory(exchange_id)
+            if self._api_url:
+                exchange.urls["api"] = rebase_urls(exchange.urls["api"], self._api_url)
+            self._exchanges[exchange_id] = exchange
+        return exchange
+
+    async def _read(self, exchange_id: str, now: datetime) -> tuple[Sample, ...]:
+        exchange = self._exchange(exchange_id)
+        try:
+            listed = await exchange.load_markets()
+            pairs = pairs_for(exchange_id, listed)
+            symbols = list(pairs.by_metric().values())
+            if exchange.has.get("fetchTickers"):
+                tickers = await exchange.fetch_tickers(symbols)
+            else:
+                tickers = {s: await exchange.fetch_ticker(s) for s in symbols}
+            candles = await exchange.fetch_ohlcv(pairs.eth_btc, "1d", limit=OHLCV_LIMIT)
+        except ccxt_errors.BaseError as exc:
+            raise self._translate(exchange_id, exchange, exc, now) from exc
+        except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
+            # ccxt's parsers assume the documented shape and crash on anything else, such as
+            # the HTML page a bot wall answers with.
+            problem = f"unexpected response shape ({type(exc).__name__}: {exc})"
+            raise BadPayload(exchange_id, "body", problem) from exc
+        return _samples(exchange_id, pairs, Payload(exchange_id, tickers), candles, now)
+
+    def _translate(
+        self, exchange_id: str, exchange: Any, exc: Exception, now: datetime
+    ) -> SourceError:
+        if isinstance(exc, ccxt_errors.RestrictedLocation) or _status_in(exc, _REGION_BLOCKED):
+            self._block(exchange_id, now)
+            return SourceUnavailable(exchange_id, f"refuses this host's region (HTTP 451): {exc}")
+        if isinstance(exc, ccxt_errors.DDoSProtection | ccxt_errors.RateLimitExceeded):
+            headers = exchange.last_response_headers or {}
+            return RateLimited(
+                exchange_id, retry_after_seconds(_header(headers, "Retry-After"), now)
+            )
+        if isinstance(exc, ccxt_errors.BadResponse):
+            return BadPayload(exchange_id, "body", str(exc))
+        # Network errors, 5xx, and exchange errors such as an unknown symbol all mean
+        # "no price from this exchange now"; the next exchange in the chain may have one.
+        return SourceUnavailable(exchange_id, f"{type(exc).__name__}: {exc}")
+
+    def _block(self, exchange_id: str, now: datetime) -> None:
+        self._blocked_until[exchange_id] = now + self._retry_after
+        if exchange_id in self._warned:
+            log.info("%s still refuses this host's region (HTTP 451)", exchange_id)
+            return
+        self._warned.add(exchange_id)
+        others = [e for e in self.chain if e != exchange_id] or ["kraken", "coinbase"]
+        log.warning(
+            "%s refuses this host's region (HTTP 451); set EXCHANGE=%s",
+            exchange_id.capitalize(),
+            " or ".join(others),
+        )
+
+    def _combined(self, failures: list[SourceError]) -> SourceError:
+        if not failures:
+            blocked = ", ".join(
+                f"{e} until {t:%H:%M} UTC" for e, t in sorted(self._blocked_until.items())
+            )
+            return SourceUnavailable(self.name, f"every exchange is set aside: {blocked}")
+        if all(isinstance(f, RateLimited) for f in failures):
+            waits = [f.retry_after for f in failures if isinstance(f, RateLimited)]
+            known = [w for w in waits if w is not None]
+            return RateLimited(self.name, min(known) if known else None)
+        if len(failures) == 1:
+            return failures[0]
+        if all(isinstance(f, BadPayload) for f in failures):
+            return failures[0]
+        return SourceUnavailable(self.name, f"every exchange failed: {_summary(failures)}")
+
+
+def _samples(
+    exchange_id: str, pairs: Pairs, tickers: Payload, candles: object, now: datetime
+) -> tuple[Sample, ...]:
+    samples: list[Sample] = []
+    for metric, symbol in pairs.by_metric().items():
+        ticker = tickers[symbol]
+        last = ticker["last"]
+        if last.is_null:
+            raise last.fail("null price")
+        price = last.positive()
+        stamp = ticker.get("timestamp")
+        at = now if stamp is None else datetime.fromtimestamp(stamp.integer() / 1000, UTC)
+        detail: tuple[tuple[str, str], ...] = ()
+        if metric == "eth_btc":
+            sma = sma_of_completed(Payload(exchange_id, candles, "ohlcv"), SMA_DAYS, now)
+            if sma is not None:
+                detail = (("sma50", f"{sma:.8f}"),)
+        samples.append(Sample(metric, price, at, exchange_id, detail))
+    return tuple(samples)
+
+
+def _status_in(exc: Exception, status: int) -> bool:
+    # ccxt puts the HTTP status in the message: "binance GET <url> 451 <reason> <body>".
+    return f" {status} " in f" {exc} "
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def _summary(failures: Sequence[SourceError]) -> str:
+    return "; ".join(f"{f.source}: {f.message}" for f in failures)
