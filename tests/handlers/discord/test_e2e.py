@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,9 @@ from bot.rules import BUILTIN_RULES
 from bot.settings import Settings
 from bot.store import Store
 from signals.metrics import metric_info
-from signals.types import FetchResult, Sample, Source
+from signals.types import Source
 from tests.fakes.discord_api import EPHEMERAL, FakeChannel, FakeInteraction, PostedMessage, option
+from tests.fakes.scripted import ScriptedDominance
 from tests.handlers.discord.conftest import World
 
 RULE = "btc-dominance-below-59"
@@ -26,50 +25,6 @@ POLL_SECONDS = 0.05
 # Feed polls to let pass after an alert before asserting that no second copy follows it.
 SETTLE_POLLS = 6
 STOP_TIMEOUT = 10.0
-
-
-@dataclass
-class ScriptedDominance:
-    """Publish queued BTC dominance values one per poll, stamped `now`, then repeat the last."""
-
-    name: str = "coingecko"
-    script: deque[float] = field(default_factory=deque)
-    last: float | None = None
-    polls: int = 0
-    caught_up: asyncio.Event = field(default_factory=asyncio.Event)
-    polled: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def publish(self, *values: float) -> None:
-        """Queue `values` for the next polls, in order."""
-        self.script.extend(values)
-        self.caught_up.clear()
-
-    async def fetch(self, now: datetime) -> FetchResult:
-        """Return the next queued value, or the last one again once the queue is empty."""
-        self.polls += 1
-        self.polled.set()
-        if self.script:
-            self.last = self.script.popleft()
-        elif self.last is not None:
-            # A poller fetches only after handling the previous result, so an empty queue here
-            # means every published value has been ingested.
-            self.caught_up.set()
-        if self.last is None:
-            return FetchResult()
-        return FetchResult(samples=(Sample(METRIC, self.last, now, "coingecko"),))
-
-    async def wait_caught_up(self, timeout: float = 5.0) -> None:
-        """Wait until every published value has been ingested by the service."""
-        async with asyncio.timeout(timeout):
-            await self.caught_up.wait()
-
-    async def wait_polls(self, count: int, timeout: float = 5.0) -> None:
-        """Wait until the service has polled `count` more times."""
-        target = self.polls + count
-        async with asyncio.timeout(timeout):
-            while self.polls < target:
-                self.polled.clear()
-                await self.polled.wait()
 
 
 @dataclass

@@ -1,0 +1,281 @@
+"""The whole service with the Telegram front-end: a scripted feed in, messages out on the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bot.app import run, utcnow
+from bot.rules import BUILTIN_RULES
+from bot.settings import Settings
+from bot.store import DestinationInfo, Store
+from handlers.telegram import FloodLimits
+from signals.metrics import metric_info
+from signals.types import Source
+from tests.fakes.scripted import ScriptedDominance
+from tests.fakes.telegram_api import (
+    SentMessage,
+    TelegramApiFake,
+    blocked_by_user,
+    migrated_to,
+    too_many_requests,
+)
+
+RULE = "btc-dominance-below-59"
+METRIC = "btc_dominance"
+POLL_SECONDS = 0.05
+# Feed polls to let pass after an alert before asserting that no second copy follows it. A second
+# copy would be paced one per-chat slot (a second) behind the first, so the wait must outlast it.
+_PER_CHAT = FloodLimits().per_chat
+SETTLE_POLLS = 6 + math.ceil(1.5 * _PER_CHAT.seconds / _PER_CHAT.count / POLL_SECONDS)
+STOP_TIMEOUT = 10.0
+# Telegram paces each chat to one message a second, so a chat's alert can trail its reply by that.
+DELIVERY_TIMEOUT = 15.0
+
+USER = 4242
+OTHER_USER = 5151
+ADMIN = 7
+MEMBER = 8
+GROUP = -100_555
+CHANNEL = -100_777
+OLD_GROUP = -4321
+NEW_GROUP = -100_4321
+REFUSED = "Only this chat's administrators can change its alerts."
+
+
+@dataclass
+class Running:
+    """The service running in a task against the fake Bot API, and how to stop it."""
+
+    settings: Settings
+    fake: TelegramApiFake
+    feed: ScriptedDominance
+    stop: asyncio.Event
+    task: asyncio.Task[None]
+
+    async def shutdown(self) -> None:
+        """Set the stop event and wait for `run` to return."""
+        self.stop.set()
+        await asyncio.wait_for(self.task, STOP_TIMEOUT)
+
+    async def next_message(self, chat_id: int, before: int) -> SentMessage:
+        """Wait for the message that follows the `before` already in `chat_id`."""
+        messages = await self.fake.wait_for_messages(chat_id, before + 1, DELIVERY_TIMEOUT)
+        return messages[before]
+
+    async def dm(self, user_id: int, text: str) -> SentMessage:
+        """Send `text` to the bot in `user_id`'s private chat and wait for the reply."""
+        before = len(self.fake.messages(user_id))
+        self.fake.private_message(user_id, text)
+        return await self.next_message(user_id, before)
+
+    async def in_group(
+        self, chat_id: int, user_id: int, text: str, *, supergroup: bool = True
+    ) -> SentMessage:
+        """Send `text` as `user_id` in a group and wait for the reply."""
+        before = len(self.fake.messages(chat_id))
+        self.fake.group_message(chat_id, user_id, text, supergroup=supergroup)
+        return await self.next_message(chat_id, before)
+
+    async def in_channel(self, chat_id: int, text: str) -> SentMessage:
+        """Post `text` in a channel and wait for the reply."""
+        before = len(self.fake.messages(chat_id))
+        self.fake.channel_post(chat_id, text)
+        return await self.next_message(chat_id, before)
+
+    async def cross_threshold(self) -> None:
+        """Publish dominance above the threshold, then below it."""
+        self.feed.publish(60.0, 58.0)
+        await self.feed.wait_caught_up()
+
+    async def only_alerts(self, replies: dict[int, int]) -> list[SentMessage]:
+        """Wait for one alert after each chat's `replies`; fail if a second copy follows any."""
+        alerts = [await self.next_message(chat, before) for chat, before in replies.items()]
+        await self.feed.wait_polls(SETTLE_POLLS)
+        for (chat, before), alert in zip(replies.items(), alerts, strict=True):
+            assert self.fake.messages(chat)[before:] == [alert], f"chat {chat}"
+        return alerts
+
+    async def only_alert(self, chat_id: int, before: int) -> SentMessage:
+        """Wait for the alert after the `before` replies in `chat_id`; fail if a second follows."""
+        [alert] = await self.only_alerts({chat_id: before})
+        return alert
+
+    async def destination(self, chat_id: int) -> DestinationInfo | None:
+        """Return what the store (opened afresh) holds for `chat_id`."""
+        store = await Store.open(self.settings.async_database_url)
+        try:
+            return await store.destination(f"telegram:{chat_id}")
+        finally:
+            await store.close()
+
+
+def settings_for(tmp_path: Path, fake: TelegramApiFake) -> Settings:
+    return Settings(
+        database_url=f"sqlite:///{tmp_path / 'radar.db'}",
+        port=0,
+        poll_seconds=POLL_SECONDS,
+        telegram_token=fake.token,
+        telegram_api_url=fake.api_url,
+        # Named so a token in the developer's environment cannot add a second front-end.
+        discord_token=None,
+        admin_ids=(),
+        _env_file=None,
+    )
+
+
+@pytest.fixture
+async def live(tmp_path: Path, fake: TelegramApiFake) -> AsyncIterator[Running]:
+    feed = ScriptedDominance()
+    stop = asyncio.Event()
+    settings = settings_for(tmp_path, fake)
+
+    def sources(*_args: object) -> Sequence[Source]:
+        return [feed]
+
+    task = asyncio.create_task(run(settings, stop=stop, clock=utcnow, sources=sources))
+    # The first long poll comes once the front-end has started and its notifier is registered.
+    polling = asyncio.create_task(fake.wait_until(lambda: fake.calls["getUpdates"] > 0))
+    # A service that dies while starting must fail the test with its own error, not a timeout.
+    done, _ = await asyncio.wait({task, polling}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        polling.cancel()
+        await asyncio.wait({polling})
+        task.result()
+        pytest.fail("the service returned before its Telegram front-end polled")
+    polling.result()
+    running = Running(settings, fake, feed, stop, task)
+    yield running
+    # Also re-raises here whatever `run` died of, should a test not have looked.
+    await running.shutdown()
+
+
+def rejections(fake: TelegramApiFake, chat_id: int) -> list[int]:
+    return [r.status for r in fake.rejections if r.method == "sendMessage" and r.chat_id == chat_id]
+
+
+def assert_names_the_alert(alert: SentMessage) -> None:
+    rule = next(r for r in BUILTIN_RULES if r.id == RULE)
+    assert alert.parse_mode == "HTML"
+    assert rule.description in alert.plain
+    assert RULE in alert.plain
+    assert metric_info(METRIC).format(58.0) in alert.plain
+
+
+async def test_dm_group_and_channel_each_get_one_alert(live: Running) -> None:
+    fake = live.fake
+    fake.set_admins(GROUP, ADMIN)
+    assert "Risk-On Radar" in (await live.dm(USER, "/start")).plain
+    assert f"Subscribed to {RULE}" in (await live.dm(USER, f"/subscribe {RULE}")).plain
+    await live.in_group(GROUP, ADMIN, "/start")
+    assert (
+        f"Subscribed to {RULE}" in (await live.in_group(GROUP, ADMIN, f"/subscribe {RULE}")).plain
+    )
+    await live.in_channel(CHANNEL, "/start")
+    assert f"Subscribed to {RULE}" in (await live.in_channel(CHANNEL, f"/subscribe {RULE}")).plain
+    replies = {chat: len(fake.messages(chat)) for chat in (USER, GROUP, CHANNEL)}
+    assert replies == {USER: 2, GROUP: 2, CHANNEL: 2}
+
+    await live.cross_threshold()
+    alerts = await live.only_alerts(replies)
+
+    for alert in alerts:
+        assert_names_the_alert(alert)
+    assert {m.chat_id for m in fake.sent} == {USER, GROUP, CHANNEL}
+    assert fake.rejections == []
+
+    await live.shutdown()
+    assert live.task.done()
+    assert live.task.exception() is None
+
+
+async def test_group_member_is_refused_and_the_group_gets_no_alert(live: Running) -> None:
+    fake = live.fake
+    fake.set_admins(GROUP, ADMIN)
+    refused = await live.in_group(GROUP, MEMBER, f"/subscribe {RULE}")
+    assert refused.plain == REFUSED
+    # A subscribed DM is the control: once its alert is out, the group has had its chance.
+    await live.dm(USER, f"/subscribe {RULE}")
+
+    await live.cross_threshold()
+    await live.only_alert(USER, 1)
+
+    assert fake.messages(GROUP) == [refused]
+    assert rejections(fake, GROUP) == []
+    assert await live.destination(GROUP) is None
+
+
+async def test_status_shows_the_latest_dominance(live: Running) -> None:
+    live.feed.publish(61.25)
+    await live.feed.wait_caught_up()
+
+    reply = await live.dm(USER, "/status")
+
+    line = next(x for x in reply.plain.splitlines() if x.startswith(f"{METRIC} "))
+    assert line.split()[1] == metric_info(METRIC).format(61.25)
+    assert line.split()[-1] == "coingecko"
+    assert not live.task.done()
+
+
+async def test_flood_control_delays_the_alert_but_sends_it_once(live: Running) -> None:
+    fake = live.fake
+    await live.dm(USER, f"/subscribe {RULE}")
+    fake.fail_next(USER, too_many_requests(1), times=3)
+
+    await live.cross_threshold()
+    alert = await live.only_alert(USER, 1)
+
+    assert_names_the_alert(alert)
+    assert rejections(fake, USER) == [429, 429, 429]
+    last_refusal = max(r.at for r in fake.rejections if r.chat_id == USER)
+    # Telegram asked for a one-second pause each time; the send after the last one honours it.
+    assert alert.at - last_refusal >= 1.0
+
+
+async def test_blocked_user_is_deactivated_and_others_still_get_theirs(live: Running) -> None:
+    fake = live.fake
+    fake.set_admins(GROUP, ADMIN)
+    await live.dm(USER, f"/subscribe {RULE}")
+    await live.dm(OTHER_USER, f"/subscribe {RULE}")
+    await live.in_group(GROUP, ADMIN, f"/subscribe {RULE}")
+    fake.fail_next(USER, blocked_by_user())
+
+    await live.cross_threshold()
+    await live.only_alerts({OTHER_USER: 1, GROUP: 1})
+
+    # Refused once and never retried.
+    assert rejections(fake, USER) == [403]
+    assert len(fake.messages(USER)) == 1
+    await live.shutdown()
+    blocked = await live.destination(USER)
+    assert blocked is not None
+    assert not blocked.active
+    for chat in (OTHER_USER, GROUP):
+        kept = await live.destination(chat)
+        assert kept is not None
+        assert kept.active
+
+
+async def test_migrated_group_gets_its_alert_at_the_new_id(live: Running) -> None:
+    fake = live.fake
+    fake.set_admins(OLD_GROUP, ADMIN)
+    await live.in_group(OLD_GROUP, ADMIN, f"/subscribe {RULE}", supergroup=False)
+    fake.fail_next(OLD_GROUP, migrated_to(NEW_GROUP))
+
+    await live.cross_threshold()
+    alert = await live.only_alert(NEW_GROUP, 0)
+
+    assert_names_the_alert(alert)
+    assert rejections(fake, OLD_GROUP) == [400]
+    assert len(fake.messages(OLD_GROUP)) == 1
+    await live.shutdown()
+    moved = await live.destination(NEW_GROUP)
+    assert moved is not None
+    assert moved.active
+    assert moved.rule_ids == (RULE,)
+    assert await live.destination(OLD_GROUP) is None
