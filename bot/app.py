@@ -31,9 +31,11 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 SourceFactory = Callable[[Settings, aiohttp.ClientSession, Store], Sequence[Source]]
 
-# Past this, a row still being sent is abandoned at shutdown; it stays pending and goes out after
-# the restart. It keeps the whole stop well inside the 10 s a platform allows after SIGTERM.
-_DISPATCH_GRACE = 6.0
+# Past these, a row still being sent is abandoned at shutdown (it stays pending and goes out after
+# the restart) and a front-end is left to close with the process: the whole stop stays inside the
+# 10 s a platform allows after SIGTERM.
+_DISPATCH_GRACE = 5.0
+_FRONTEND_STOP = 3.0
 _PRUNE_EVERY = 3600.0
 _FRONTEND_RETRY_FIRST = 5.0
 _FRONTEND_RETRY_MAX = 300.0
@@ -258,6 +260,13 @@ async def run(
     log.info("stopped cleanly")
 
 
+async def _stop_frontend(frontend: FrontEnd) -> None:
+    try:
+        await asyncio.wait_for(frontend.stop(), _FRONTEND_STOP)
+    except Exception:
+        log.exception("front-end %s did not stop cleanly", frontend.name)
+
+
 async def _start_frontend(frontend: FrontEnd, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
     """Start a front-end, retrying with backoff: a platform down at start comes up later."""
     delay = _FRONTEND_RETRY_FIRST
@@ -295,19 +304,16 @@ async def _run_until_stopped(service: Service, stop: asyncio.Event, clock: Clock
             for frontend in service.frontends
         ]
         await stop.wait()
-        log.info("stopping: pollers, front-ends, then the dispatcher")
+        log.info("stopping: pollers, then deliveries in flight, then front-ends")
         polling_stop.set()
         for task in starting:
             # A start still hanging (a platform unreachable) is abandoned; stop() tidies up.
             task.cancel()
         await asyncio.wait(polling + starting)
-        for frontend in reversed(service.frontends):
-            try:
-                await asyncio.wait_for(frontend.stop(), 3.0)
-            except Exception:
-                log.exception("front-end %s did not stop cleanly", frontend.name)
+        # Deliveries in flight finish first, while their platforms are still connected.
         await service.dispatcher.stop()
         done, _ = await asyncio.wait({dispatching}, timeout=_DISPATCH_GRACE)
         if not done:
             log.warning("a delivery did not finish in %.0f s; it stays queued", _DISPATCH_GRACE)
             dispatching.cancel()
+        await asyncio.gather(*(_stop_frontend(f) for f in service.frontends))
