@@ -6,10 +6,12 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import aiohttp
+from multidict import CIMultiDict
 
 from signals.types import BadPayload, RateLimited, SourceUnavailable
 
@@ -82,8 +84,26 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
+@dataclass(frozen=True, slots=True)
+class FeedResponse:
+    """A provider's answer, read in full."""
+
+    path: str
+    status: int
+    headers: Mapping[str, str]
+    content_type: str
+    body: bytes
+
+    def text(self, source: str) -> str:
+        """Return the body as UTF-8 text, or raise `BadPayload`."""
+        try:
+            return self.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadPayload(source, "body", f"{self.path} is not UTF-8 text") from None
+
+
 class FeedClient:
-    """GET JSON from one provider's root URL and translate every failure into a `SourceError`."""
+    """GET from one provider's root URL and translate every failure into a `SourceError`."""
 
     def __init__(
         self,
@@ -104,6 +124,18 @@ class FeedClient:
 
     async def get_json(self, path: str, params: Mapping[str, str | int] | None = None) -> object:
         """Return the decoded JSON body of GET `path`, or raise a typed `SourceError`."""
+        response = await self.get(path, params)
+        self.check_status(response)
+        return self._decode(path, response.body, response.content_type)
+
+    async def get_text(self, path: str, params: Mapping[str, str | int] | None = None) -> str:
+        """Return the UTF-8 body of GET `path` (CSV, HTML), or raise a typed `SourceError`."""
+        response = await self.get(path, params)
+        self.check_status(response)
+        return response.text(self.source)
+
+    async def get(self, path: str, params: Mapping[str, str | int] | None = None) -> FeedResponse:
+        """GET `path` and return the response whatever its status; transport failures raise."""
         if self._pacer is not None:
             await self._pacer.wait()
         url = f"{self.base_url}{path}"
@@ -112,11 +144,14 @@ class FeedClient:
             async with self._session.get(
                 url, params=query, headers=self._headers, timeout=self._timeout
             ) as response:
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-                server_date = response.headers.get("Date")
-                content_type = response.content_type
-                body = await response.read()
+                return FeedResponse(
+                    path=path,
+                    status=response.status,
+                    # Case-insensitive, as HTTP headers are (HTTP/2 sends them lower-case).
+                    headers=CIMultiDict(response.headers),
+                    content_type=response.content_type,
+                    body=await response.read(),
+                )
         except TimeoutError:
             raise SourceUnavailable(
                 self.source, f"no answer from {path} within {self._timeout.total:g} s"
@@ -125,15 +160,14 @@ class FeedClient:
             raise BadPayload(self.source, "body", f"truncated body from {path}: {exc}") from None
         except aiohttp.ClientError as exc:
             raise SourceUnavailable(self.source, f"{type(exc).__name__} on {path}: {exc}") from None
-        self._check_status(path, status, retry_after, server_date)
-        return self._decode(path, body, content_type)
 
-    def _check_status(
-        self, path: str, status: int, retry_after: str | None, server_date: str | None
-    ) -> None:
+    def check_status(self, response: FeedResponse) -> None:
+        """Raise the typed error a non-200 status means: 429, 5xx, other 4xx, anything else."""
+        path, status = response.path, response.status
         if status == 429:
+            reference = _reference(response.headers.get("Date"))
             raise RateLimited(
-                self.source, retry_after_seconds(retry_after, _reference(server_date))
+                self.source, retry_after_seconds(response.headers.get("Retry-After"), reference)
             )
         if status >= 500:
             raise SourceUnavailable(self.source, f"HTTP {status} for {path}")

@@ -7,13 +7,10 @@ from datetime import UTC, date, datetime
 import aiohttp
 
 from signals.etf import DailyFlow, is_challenge, parse_flows
-from signals.http import BROWSER_USER_AGENT, DEFAULT_TIMEOUT, HttpRefused, retry_after_seconds
+from signals.http import BROWSER_USER_AGENT, DEFAULT_TIMEOUT, FeedClient
 from signals.types import (
-    BadPayload,
     FetchResult,
-    RateLimited,
     Sample,
-    SourceUnavailable,
     Stale,
 )
 
@@ -47,23 +44,19 @@ class FarsideEtfFlows:
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.name = name
-        self._session = session
-        self._url = f"{base_url.rstrip('/')}{FLOWS_PATH}"
-        self._headers = {"User-Agent": user_agent, "Accept": "text/html"}
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        headers = {"User-Agent": user_agent, "Accept": "text/html"}
+        self._feed = FeedClient(session, PROVIDER, base_url, headers=headers, timeout=timeout)
         self._started = False
 
     async def fetch(self, now: datetime) -> FetchResult:
         """Download the table and return the daily totals as samples."""
-        status, mitigated, page = await self._get()
-        if status in _CHALLENGE_STATUSES and (mitigated or is_challenge(page)):
-            return _stale(f"Cloudflare challenge (HTTP {status})")
-        if status >= 500:
-            raise SourceUnavailable(PROVIDER, f"HTTP {status} for {FLOWS_PATH}")
-        if status >= 400:
-            raise HttpRefused(PROVIDER, status, FLOWS_PATH)
-        if status != 200:
-            raise SourceUnavailable(PROVIDER, f"unexpected HTTP {status} for {FLOWS_PATH}")
+        response = await self._feed.get(FLOWS_PATH)
+        # A bad byte must not hide the table; a mangled number is still refused by the parser.
+        page = response.body.decode("utf-8", "replace")
+        mitigated = response.headers.get("cf-mitigated", "").lower() == "challenge"
+        if response.status in _CHALLENGE_STATUSES and (mitigated or is_challenge(page)):
+            return _stale(f"Cloudflare challenge (HTTP {response.status})")
+        self._feed.check_status(response)
         flows = parse_flows(PROVIDER, page)
         if flows is None:
             kind = "Cloudflare challenge" if is_challenge(page) else "no flow table"
@@ -75,30 +68,6 @@ class FarsideEtfFlows:
             self._started = True
             return FetchResult(samples=points[-1:], history=points[:-1])
         return FetchResult(samples=points[-_RESEND:])
-
-    async def _get(self) -> tuple[int, bool, str]:
-        try:
-            async with self._session.get(
-                self._url, headers=self._headers, timeout=self._timeout
-            ) as response:
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-                mitigated = response.headers.get("cf-mitigated", "").lower() == "challenge"
-                body = await response.read()
-        except TimeoutError:
-            raise SourceUnavailable(
-                PROVIDER, f"no answer from {FLOWS_PATH} within {self._timeout.total:g} s"
-            ) from None
-        except aiohttp.ClientPayloadError as exc:
-            raise BadPayload(PROVIDER, "body", f"truncated body from {FLOWS_PATH}: {exc}") from None
-        except aiohttp.ClientError as exc:
-            raise SourceUnavailable(
-                PROVIDER, f"{type(exc).__name__} on {FLOWS_PATH}: {exc}"
-            ) from None
-        if status == 429:
-            raise RateLimited(PROVIDER, retry_after_seconds(retry_after, datetime.now(UTC)))
-        # A bad byte must not hide the table; a mangled number is still refused by the parser.
-        return status, mitigated, body.decode("utf-8", "replace")
 
     def _sample(self, flow: DailyFlow) -> Sample:
         return Sample(METRIC, flow.usd_m, _midnight(flow.day), self.name)

@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 import aiohttp
 import pandas as pd
 
-from signals.http import DEFAULT_TIMEOUT, HttpRefused, retry_after_seconds
+from signals.http import DEFAULT_TIMEOUT, FeedClient
 from signals.liquidity import net_liquidity
-from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceUnavailable
+from signals.types import BadPayload, FetchResult, Sample
 
 PROVIDER = "fred"
 DEFAULT_URL = "https://fred.stlouisfed.org"
@@ -87,46 +87,14 @@ class FredClient:
         *,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self._session = session
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._feed = FeedClient(session, PROVIDER, base_url, timeout=timeout)
 
     async def series(self, series_id: str, since: date | None = None) -> pd.Series:
         """Return the observations of `series_id`, all of them or those from `since` on."""
         params = {"id": series_id}
         if since is not None:
             params["cosd"] = since.isoformat()
-        return parse_fred_csv(series_id, await self._get_text(params))
-
-    async def _get_text(self, params: dict[str, str]) -> str:
-        where = f"{CSV_PATH}?id={params['id']}"
-        try:
-            async with self._session.get(
-                f"{self.base_url}{CSV_PATH}", params=params, timeout=self._timeout
-            ) as response:
-                status = response.status
-                retry_after = response.headers.get("Retry-After")
-                body = await response.read()
-        except TimeoutError:
-            raise SourceUnavailable(
-                PROVIDER, f"no answer from {where} within {self._timeout.total:g} s"
-            ) from None
-        except aiohttp.ClientPayloadError as exc:
-            raise BadPayload(PROVIDER, "body", f"truncated body from {where}: {exc}") from None
-        except aiohttp.ClientError as exc:
-            raise SourceUnavailable(PROVIDER, f"{type(exc).__name__} on {where}: {exc}") from None
-        if status == 429:
-            raise RateLimited(PROVIDER, retry_after_seconds(retry_after, datetime.now(UTC)))
-        if status >= 500:
-            raise SourceUnavailable(PROVIDER, f"HTTP {status} for {where}")
-        if status >= 400:
-            raise HttpRefused(PROVIDER, status, where)
-        if status != 200:
-            raise SourceUnavailable(PROVIDER, f"unexpected HTTP {status} for {where}")
-        try:
-            return body.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadPayload(PROVIDER, "body", f"{where} is not UTF-8 text") from None
+        return parse_fred_csv(series_id, await self._feed.get_text(CSV_PATH, params))
 
 
 @dataclass(frozen=True, slots=True)
