@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from signals.types import FetchResult, Sample
+import pytest
+
+from bot.app import run, utcnow
+from bot.settings import Settings
+from signals.types import FetchResult, Sample, Source
 
 METRIC = "btc_dominance"
 
@@ -54,3 +60,25 @@ class ScriptedDominance:
             while self.polls < target:
                 self.polled.clear()
                 await self.polled.wait()
+
+
+async def start_service(
+    settings: Settings, feed: ScriptedDominance, ready: Coroutine[Any, Any, Any], what: str
+) -> tuple[asyncio.Event, asyncio.Task[None]]:
+    """Run the whole service on `feed` until `ready` completes; return its stop event and task."""
+    stop = asyncio.Event()
+
+    def sources(*_args: object) -> Sequence[Source]:
+        return [feed]
+
+    task = asyncio.create_task(run(settings, stop=stop, clock=utcnow, sources=sources))
+    waiting = asyncio.ensure_future(ready)
+    # A service that dies while starting must fail the test with its own error, not a timeout.
+    done, _ = await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        waiting.cancel()
+        await asyncio.wait({waiting})
+        task.result()
+        pytest.fail(f"the service returned before {what}")
+    waiting.result()
+    return stop, task

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from bot.app import run, utcnow
 from bot.rules import BUILTIN_RULES
 from bot.settings import Settings
 from bot.store import Store
 from signals.metrics import metric_info
-from signals.types import Source
 from tests.fakes.discord_api import EPHEMERAL, FakeChannel, FakeInteraction, PostedMessage, option
-from tests.fakes.scripted import ScriptedDominance
+from tests.fakes.scripted import ScriptedDominance, start_service
 from tests.handlers.discord.conftest import World
 
 RULE = "btc-dominance-below-59"
@@ -82,22 +80,10 @@ def settings_for(tmp_path: Path, world: World) -> Settings:
 @pytest.fixture
 async def service(tmp_path: Path, world: World) -> AsyncIterator[Running]:
     feed = ScriptedDominance()
-    stop = asyncio.Event()
     settings = settings_for(tmp_path, world)
-
-    def sources(*_args: object) -> Sequence[Source]:
-        return [feed]
-
-    task = asyncio.create_task(run(settings, stop=stop, clock=utcnow, sources=sources))
-    connected = asyncio.create_task(world.fake.wait_connected())
-    # A service that dies while starting must fail the test with its own error, not a timeout.
-    done, _ = await asyncio.wait({task, connected}, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        connected.cancel()
-        await asyncio.wait({connected})
-        task.result()
-        pytest.fail("the service returned before its Discord front-end connected")
-    connected.result()
+    stop, task = await start_service(
+        settings, feed, world.fake.wait_connected(), "its Discord front-end connected"
+    )
     running = Running(settings, world, feed, stop, task)
     yield running
     # Also re-raises here whatever `run` died of, should a test not have looked.

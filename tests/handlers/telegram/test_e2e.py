@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from bot.app import run, utcnow
 from bot.rules import BUILTIN_RULES
 from bot.settings import Settings
 from bot.store import DestinationInfo, Store
 from handlers.telegram import FloodLimits
 from signals.metrics import metric_info
-from signals.types import Source
-from tests.fakes.scripted import ScriptedDominance
+from tests.fakes.scripted import ScriptedDominance, start_service
 from tests.fakes.telegram_api import (
     SentMessage,
     TelegramApiFake,
@@ -132,23 +130,10 @@ def settings_for(tmp_path: Path, fake: TelegramApiFake) -> Settings:
 @pytest.fixture
 async def live(tmp_path: Path, fake: TelegramApiFake) -> AsyncIterator[Running]:
     feed = ScriptedDominance()
-    stop = asyncio.Event()
     settings = settings_for(tmp_path, fake)
-
-    def sources(*_args: object) -> Sequence[Source]:
-        return [feed]
-
-    task = asyncio.create_task(run(settings, stop=stop, clock=utcnow, sources=sources))
     # The first long poll comes once the front-end has started and its notifier is registered.
-    polling = asyncio.create_task(fake.wait_until(lambda: fake.calls["getUpdates"] > 0))
-    # A service that dies while starting must fail the test with its own error, not a timeout.
-    done, _ = await asyncio.wait({task, polling}, return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        polling.cancel()
-        await asyncio.wait({polling})
-        task.result()
-        pytest.fail("the service returned before its Telegram front-end polled")
-    polling.result()
+    polled = fake.wait_until(lambda: fake.calls["getUpdates"] > 0)
+    stop, task = await start_service(settings, feed, polled, "its Telegram front-end polled")
     running = Running(settings, fake, feed, stop, task)
     yield running
     # Also re-raises here whatever `run` died of, should a test not have looked.
