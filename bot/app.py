@@ -36,7 +36,8 @@ SourceFactory = Callable[[Settings, aiohttp.ClientSession, Store], Sequence[Sour
 # 10 s a platform allows after SIGTERM.
 _DISPATCH_GRACE = 5.0
 _FRONTEND_STOP = 3.0
-_PRUNE_EVERY = 3600.0
+_PRUNE_EVERY = timedelta(hours=1)
+_CHECKPOINT_EVERY = 30.0
 _FRONTEND_RETRY_FIRST = 5.0
 _FRONTEND_RETRY_MAX = 300.0
 
@@ -211,17 +212,22 @@ async def build_service(
     return Service(settings, store, session, engine, dispatcher, commands, pollers)
 
 
-async def _prune_until(stop: asyncio.Event, service: Service, clock: Clock) -> None:
+async def _maintain_until(stop: asyncio.Event, service: Service, clock: Clock) -> None:
+    """Checkpoint the database often and prune old rows hourly, until `stop`."""
     retention = timedelta(days=service.settings.sample_retention_days)
+    pruned_at = clock()
     while True:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), _PRUNE_EVERY)
+            await asyncio.wait_for(stop.wait(), _CHECKPOINT_EVERY)
         if stop.is_set():
             return
         try:
-            await service.store.prune(clock(), retention)
+            await service.store.checkpoint()
+            if clock() - pruned_at >= _PRUNE_EVERY:
+                pruned_at = clock()
+                await service.store.prune(pruned_at, retention)
         except Exception as exc:
-            log.warning("pruning old rows failed: %s", exc)
+            log.warning("database maintenance failed: %s", exc)
 
 
 async def run(
@@ -295,7 +301,9 @@ async def _run_until_stopped(service: Service, stop: asyncio.Event, clock: Clock
             group.create_task(p.run(polling_stop), name=f"poll-{p.source.name}")
             for p in service.pollers
         ]
-        polling.append(group.create_task(_prune_until(polling_stop, service, clock), name="prune"))
+        polling.append(
+            group.create_task(_maintain_until(polling_stop, service, clock), name="maintain")
+        )
         starting = [
             group.create_task(
                 _start_frontend(frontend, service.dispatcher, polling_stop),

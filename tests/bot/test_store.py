@@ -152,3 +152,12 @@ async def test_prune_drops_old_samples_and_delivered_rows(store: Store, clock: F
 
 async def test_ping(store: Store) -> None:
     await store.ping()
+
+
+async def test_checkpoint_runs_outside_a_transaction(store: Store, clock: FakeClock) -> None:
+    await store.subscribe("console", [ALL_BUILTINS], clock())
+    await store.checkpoint()
+    await store.checkpoint()
+    info = await store.destination("console")
+    assert info is not None
+    assert info.rule_ids == (ALL_BUILTINS,)
