@@ -11,14 +11,12 @@ or queue exact replies for a path. Every request is recorded in `seen`.
 from __future__ import annotations
 
 import json
-from collections import defaultdict, deque
 from datetime import UTC, date, datetime, time
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
 
-from tests.fakes.feeds import Reply, Seen
+from tests.fakes.feeds import LocalServer, Reply, Seen
 
 JsonObject = dict[str, Any]
 
@@ -40,10 +38,11 @@ BINANCE_451 = Reply(
 )
 
 
-class ExchangeServer:
+class ExchangeServer(LocalServer):
     """An aiohttp app on 127.0.0.1 (ephemeral port) speaking Binance's and Kraken's public API."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.prices: dict[str, dict[str, float | None]] = {
             "binance": {"BTCUSDT": 60000.0, "ETHUSDT": 3000.0, "SOLUSDT": 150.0, "ETHBTC": 0.05},
             "kraken": {
@@ -55,10 +54,6 @@ class ExchangeServer:
         }
         self.eth_btc_days: list[tuple[date, float]] = []
         self.refusals: dict[str, Reply] = {}
-        self.seen: list[Seen] = []
-        self._queues: dict[str, deque[Reply]] = defaultdict(deque)
-        self._runner: web.AppRunner | None = None
-        self.url = ""
 
     def refuse(self, exchange_id: str, reply: Reply | None) -> None:
         """Answer every request to `exchange_id` with `reply` (None: answer normally again)."""
@@ -67,33 +62,9 @@ class ExchangeServer:
         else:
             self.refusals[exchange_id] = reply
 
-    def queue(self, path: str, *replies: Reply) -> None:
-        """Serve `replies`, in order, to the next requests for `path`."""
-        self._queues[path].extend(replies)
-
     def calls(self, prefix: str = "/") -> int:
         """Count requests whose path starts with `prefix`."""
         return sum(1 for seen in self.seen if seen.path.startswith(prefix))
-
-    async def __aenter__(self) -> ExchangeServer:
-        app = web.Application()
-        app.router.add_route("GET", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.seen.append(Seen(request.path, dict(request.query), dict(request.headers)))

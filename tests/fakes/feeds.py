@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from aiohttp import web
 
@@ -50,42 +50,25 @@ class Seen:
     headers: Mapping[str, str]
 
 
-class FeedServer:
-    """An aiohttp app on 127.0.0.1 (ephemeral port) speaking the three providers' wire formats."""
+class LocalServer:
+    """An aiohttp app on 127.0.0.1 (ephemeral port) that records requests and serves queued replies.
+
+    Subclasses answer in `_handle`; queued replies for a path (see `queue`) are theirs to serve first.
+    """
 
     def __init__(self) -> None:
-        self.markets: list[JsonObject] = []
-        self.categories: dict[str, list[str]] = {}
-        self.charts: dict[str, list[list[float | None]]] = {}
-        self.coingecko_global: JsonObject | None = None
-        self.paprika_global: JsonObject | None = None
-        self.paprika_tickers: dict[str, JsonObject] = {}
-        self.yahoo: dict[str, JsonObject] = {}
         self.seen: list[Seen] = []
         self._queues: dict[str, deque[Reply]] = defaultdict(deque)
+        # Set on close, so a reply scripted to hang lets the server shut down.
         self._release = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self.url = ""
-
-    @property
-    def coingecko_url(self) -> str:
-        """Return the CoinGecko API root on this fake."""
-        return f"{self.url}/api/v3"
 
     def queue(self, path: str, *replies: Reply) -> None:
         """Serve `replies`, in order, to the next requests for `path`."""
         self._queues[path].extend(replies)
 
-    def calls(self, path: str | None = None, **query: str) -> int:
-        """Count requests, all or for `path`, whose query contains every `query` item."""
-        return sum(
-            1
-            for seen in self.seen
-            if (path is None or seen.path == path)
-            and all(seen.query.get(key) == value for key, value in query.items())
-        )
-
-    async def __aenter__(self) -> FeedServer:
+    async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_route("GET", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -105,6 +88,37 @@ class FeedServer:
         self._release.set()
         if self._runner is not None:
             await self._runner.cleanup()
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        raise NotImplementedError
+
+
+class FeedServer(LocalServer):
+    """An aiohttp app on 127.0.0.1 (ephemeral port) speaking the three providers' wire formats."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.markets: list[JsonObject] = []
+        self.categories: dict[str, list[str]] = {}
+        self.charts: dict[str, list[list[float | None]]] = {}
+        self.coingecko_global: JsonObject | None = None
+        self.paprika_global: JsonObject | None = None
+        self.paprika_tickers: dict[str, JsonObject] = {}
+        self.yahoo: dict[str, JsonObject] = {}
+
+    @property
+    def coingecko_url(self) -> str:
+        """Return the CoinGecko API root on this fake."""
+        return f"{self.url}/api/v3"
+
+    def calls(self, path: str | None = None, **query: str) -> int:
+        """Count requests, all or for `path`, whose query contains every `query` item."""
+        return sum(
+            1
+            for seen in self.seen
+            if (path is None or seen.path == path)
+            and all(seen.query.get(key) == value for key, value in query.items())
+        )
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.seen.append(Seen(request.path, dict(request.query), dict(request.headers)))
