@@ -39,8 +39,3 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 BY_NAME: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}
-
-
-def help_lines() -> list[str]:
-    """Return one line per command: usage, then what it does."""
-    return [f"{c.usage} — {c.description}" for c in COMMANDS]

@@ -57,8 +57,6 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._active: dict[int, asyncio.Task[None]] = {}
-        self.sent = 0
-        self.failed = 0
         # Per scheme, why delivery is failing: log once when it starts and once when it ends,
         # not once per row (a Telegram outage would otherwise log every subscribed chat).
         self._failing: dict[str, str] = {}
@@ -149,11 +147,9 @@ class Dispatcher:
         scheme = item.destination.scheme
         match outcome:
             case Sent():
-                self.sent += 1
                 if self._failing.pop(scheme, None) is not None:
                     log.info("delivery via %s works again", scheme)
             case Retry(delay=delay, error=error):
-                self.failed += 1
                 if item.attempts + 1 >= self._max_attempts:
                     log.error(
                         "giving up on event %d for %s after %d attempts: %s",
