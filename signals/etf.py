@@ -153,3 +153,13 @@ def inflow_streak(flows: Sequence[DailyFlow]) -> int:
             break
         streak += 1
     return streak
+
+
+def inflow_streaks(flows: Sequence[DailyFlow]) -> tuple[tuple[date, int], ...]:
+    """Return, for each day oldest first, the run of net-inflow days ending on it."""
+    streaks: list[tuple[date, int]] = []
+    run = 0
+    for flow in sorted(flows, key=lambda flow: flow.day):
+        run = run + 1 if flow.usd_m > 0 else 0
+        streaks.append((flow.day, run))
+    return tuple(streaks)

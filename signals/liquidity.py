@@ -44,3 +44,18 @@ def four_week_change(series: pd.Series) -> float | None:
     if earlier.empty:
         return None
     return float(values.iloc[-1]) - float(earlier.iloc[-1])
+
+
+def four_week_changes(series: pd.Series) -> pd.Series:
+    """Return each date's change over the 28 days before it, where the series reaches that far.
+
+    Like `four_week_change`, the earlier value is the last one on or before the date 28 days
+    back; dates too early to have one are left out.
+    """
+    values = series.dropna().sort_index()
+    if values.empty:
+        return values.copy()
+    stamps = pd.DatetimeIndex(values.index)
+    earlier = values.reindex(stamps - FOUR_WEEKS, method="ffill")
+    change = pd.Series(values.to_numpy() - earlier.to_numpy(), index=stamps, name=series.name)
+    return change.dropna()

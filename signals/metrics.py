@@ -39,6 +39,10 @@ _INTRADAY = timedelta(hours=2)
 _SESSION = timedelta(days=4)
 # FRED's weekly series publish on Thursdays for the Wednesday before.
 _WEEKLY = timedelta(days=10)
+# A daily figure stamped at midnight of its day, published that evening or the next morning.
+_DAILY = timedelta(days=2)
+# Trading-day figures (ETF flows) skip weekends and holidays.
+_TRADING_DAY = timedelta(days=5)
 
 METRICS: dict[str, MetricInfo] = {
     m.id: m
@@ -51,7 +55,16 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo(
             "rut_spx_streak", "Russell 2000 beat S&P 500 streak", "sessions", 0, _SESSION, 1.0
         ),
+        MetricInfo(
+            "rut_sessions_since_high",
+            "Sessions since the Russell 2000's closing high",
+            "sessions",
+            0,
+            _SESSION,
+            0.0,
+        ),
         MetricInfo("eth_btc", "ETH/BTC", "", 5, _INTRADAY, 0.005, True),
+        MetricInfo("eth_btc_vs_sma50", "ETH/BTC close vs its 50-day average", "%", 2, _DAILY, 0.25),
         MetricInfo("btc_usd", "Bitcoin price", "USD", 0, _INTRADAY, 0.01, True),
         MetricInfo("eth_usd", "Ether price", "USD", 2, _INTRADAY, 0.01, True),
         MetricInfo("sol_usd", "Solana price", "USD", 2, _INTRADAY, 0.01, True),
@@ -60,6 +73,10 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("altbtc_macd", "Alt/BTC MACD histogram", "", 5, timedelta(days=2), 0.0),
         MetricInfo("altbtc_rsi", "Alt/BTC RSI(14)", "", 1, timedelta(days=2), 2.0),
         MetricInfo("net_liquidity", "Net liquidity", "USD bn", 1, _WEEKLY, 0.005, True),
+        MetricInfo("net_liquidity_4w", "Net liquidity, 4-week change", "USD bn", 1, _WEEKLY, 5.0),
+        MetricInfo("btc_etf_flow", "US spot Bitcoin ETF net flow", "USD m", 1, _TRADING_DAY, 10.0),
+        MetricInfo("btc_etf_streak", "Bitcoin ETF net-inflow streak", "days", 0, _TRADING_DAY, 1.0),
+        MetricInfo("risk_on", "Risk-on regime score", "of 6", 0, _INTRADAY, 0.5),
     )
 }
 

@@ -1,4 +1,4 @@
-"""Spot prices from a ccxt exchange: `eth_btc` (with its 50-day average), `btc_usd`, `eth_usd`, `sol_usd`.
+"""Spot prices from a ccxt exchange: `eth_btc` and its 50-day trend, `btc_usd`, `eth_usd`, `sol_usd`.
 
 The USD metrics read each exchange's dollar pair. Exchanges quote in different dollars:
 
@@ -52,6 +52,8 @@ USD_QUOTES: Mapping[str, str] = {
     "binanceus": "USD",
 }
 SMA_DAYS = 50
+# ETH/BTC's last daily close against its 50-day average, in percent: above zero is above it.
+TREND_METRIC = "eth_btc_vs_sma50"
 # Ten spare candles cover the still-forming day and a few missing ones.
 OHLCV_LIMIT = 60
 _DAY_MS = 86_400_000
@@ -109,24 +111,53 @@ def pairs_for(exchange_id: str, listed: Mapping[str, object]) -> Pairs:
     return Pairs("ETH/BTC", f"BTC/{quote}", f"ETH/{quote}", f"SOL/{quote}")
 
 
-def sma_of_completed(candles: Payload, days: int, now: datetime) -> float | None:
-    """Return the mean close of the last `days` daily candles that closed by `now`, if enough."""
+@dataclass(frozen=True, slots=True)
+class Trend:
+    """The last settled daily close of a pair against the average of the closes up to it."""
+
+    closed_at: datetime
+    close: float
+    sma: float
+
+    @property
+    def percent_above(self) -> float:
+        """Return how far the close is above its average, in percent (negative: below)."""
+        return (self.close / self.sma - 1.0) * 100.0
+
+
+def settled_closes(candles: Payload, now: datetime) -> list[tuple[datetime, float]]:
+    """Return (close time, close) of the daily candles that closed by `now`, oldest first."""
     cutoff = now.timestamp() * 1000
-    closes: list[float] = []
+    closes: list[tuple[datetime, float]] = []
     for candle in candles.items():
         opened = candle.items()
         stamp = next(opened, None)
         if stamp is None:
             raise candle.fail("empty candle")
-        if stamp.integer() + _DAY_MS > cutoff:
+        closed_ms = stamp.integer() + _DAY_MS
+        if closed_ms > cutoff:
             continue  # today's candle is still moving; the average is over settled days
         fields = list(opened)
         if len(fields) < 4:
             raise candle.fail(f"expected [time, open, high, low, close, ...], got {candle.value!r}")
-        closes.append(fields[3].positive())
+        closes.append((datetime.fromtimestamp(closed_ms / 1000, UTC), fields[3].positive()))
+    closes.sort(key=lambda item: item[0])
+    return closes
+
+
+def sma_of_completed(candles: Payload, days: int, now: datetime) -> float | None:
+    """Return the mean close of the last `days` daily candles that closed by `now`, if enough."""
+    trend = trend_of_completed(candles, days, now)
+    return None if trend is None else trend.sma
+
+
+def trend_of_completed(candles: Payload, days: int, now: datetime) -> Trend | None:
+    """Return the last settled close against the mean of the `days` settled closes up to it."""
+    closes = settled_closes(candles, now)
     if len(closes) < days:
         return None
-    return math.fsum(closes[-days:]) / days
+    closed_at, close = closes[-1]
+    return Trend(closed_at, close, math.fsum(c for _, c in closes[-days:]) / days)
 
 
 class ExchangePrices:
@@ -217,13 +248,13 @@ class ExchangePrices:
     def _translate(
         self, exchange_id: str, exchange: Any, exc: Exception, now: datetime
     ) -> SourceError:
-        if isinstance(exc, ccxt_errors.RestrictedLocation) or _status_in(exc, _REGION_BLOCKED):
+        if isinstance(exc, ccxt_errors.RestrictedLocation) or http_status_in(exc, _REGION_BLOCKED):
             self._block(exchange_id, now)
             return SourceUnavailable(exchange_id, f"refuses this host's region (HTTP 451): {exc}")
         if isinstance(exc, ccxt_errors.DDoSProtection | ccxt_errors.RateLimitExceeded):
             headers = exchange.last_response_headers or {}
             return RateLimited(
-                exchange_id, retry_after_seconds(_header(headers, "Retry-After"), now)
+                exchange_id, retry_after_seconds(header_value(headers, "Retry-After"), now)
             )
         if isinstance(exc, ccxt_errors.BadResponse):
             return BadPayload(exchange_id, "body", str(exc))
@@ -275,19 +306,27 @@ def _samples(
         at = now if stamp is None else datetime.fromtimestamp(stamp.integer() / 1000, UTC)
         detail: tuple[tuple[str, str], ...] = ()
         if metric == "eth_btc":
-            sma = sma_of_completed(Payload(exchange_id, candles, "ohlcv"), SMA_DAYS, now)
-            if sma is not None:
-                detail = (("sma50", f"{sma:.8f}"),)
+            trend = trend_of_completed(Payload(exchange_id, candles, "ohlcv"), SMA_DAYS, now)
+            if trend is not None:
+                detail = (("sma50", f"{trend.sma:.8f}"),)
+                samples.append(_trend_sample(trend, exchange_id))
         samples.append(Sample(metric, price, at, exchange_id, detail))
     return tuple(samples)
 
 
-def _status_in(exc: Exception, status: int) -> bool:
+def _trend_sample(trend: Trend, exchange_id: str) -> Sample:
+    detail = (("close", f"{trend.close:.8f}"), ("sma50", f"{trend.sma:.8f}"))
+    return Sample(TREND_METRIC, trend.percent_above, trend.closed_at, exchange_id, detail)
+
+
+def http_status_in(exc: Exception, status: int) -> bool:
+    """Return whether a ccxt error reports HTTP `status`."""
     # ccxt puts the HTTP status in the message: "binance GET <url> 451 <reason> <body>".
     return f" {status} " in f" {exc} "
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
+def header_value(headers: Mapping[str, str], name: str) -> str | None:
+    """Return header `name` from a plain dict of response headers, ignoring case."""
     wanted = name.lower()
     return next((value for key, value in headers.items() if key.lower() == wanted), None)
 

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import aiohttp
 
-from signals.etf import DailyFlow, is_challenge, parse_flows
+from signals.etf import DailyFlow, inflow_streaks, is_challenge, parse_flows
 from signals.http import BROWSER_USER_AGENT, DEFAULT_TIMEOUT, FeedClient
 from signals.types import (
     FetchResult,
@@ -18,6 +18,7 @@ PROVIDER = "farside"
 DEFAULT_URL = "https://farside.co.uk"
 FLOWS_PATH = "/bitcoin-etf-flow-all-data/"
 METRIC = "btc_etf_flow"
+STREAK_METRIC = "btc_etf_streak"
 # Cloudflare answers its interstitial with one of these statuses.
 _CHALLENGE_STATUSES = frozenset({403, 503})
 # Days re-sent on each later refresh: a long weekend plus a holiday, with room to spare.
@@ -25,7 +26,9 @@ _RESEND = 5
 
 
 class FarsideEtfFlows:
-    """The `btc_etf_flow` source, read from Farside's all-data table.
+    """The `btc_etf_flow` source, read from Farside's all-data table: one HTTP call a refresh.
+
+    It also publishes `btc_etf_streak`, the run of net-inflow days ending on each day.
 
     Each sample holds at 00:00 UTC of its trading day (Farside dates carry no time). The
     first refresh returns every day but the newest as `FetchResult.history`, oldest first,
@@ -63,18 +66,25 @@ class FarsideEtfFlows:
             return _stale(f"{kind} (HTTP 200)")
         if not flows:
             return _stale("the flow table has no day with data")
-        points = tuple(self._sample(flow) for flow in flows)
+        ordered = sorted(flows, key=lambda flow: flow.day)
+        points = tuple(self._sample(flow) for flow in ordered)
+        streaks = tuple(
+            Sample(STREAK_METRIC, float(run), _midnight(day), self.name)
+            for day, run in inflow_streaks(ordered)
+        )
         if not self._started:
             self._started = True
-            return FetchResult(samples=points[-1:], history=points[:-1])
-        return FetchResult(samples=points[-_RESEND:])
+            return FetchResult(
+                samples=points[-1:] + streaks[-1:], history=points[:-1] + streaks[:-1]
+            )
+        return FetchResult(samples=points[-_RESEND:] + streaks[-_RESEND:])
 
     def _sample(self, flow: DailyFlow) -> Sample:
         return Sample(METRIC, flow.usd_m, _midnight(flow.day), self.name)
 
 
 def _stale(reason: str) -> FetchResult:
-    return FetchResult(stale=(Stale(METRIC, reason),))
+    return FetchResult(stale=(Stale(METRIC, reason), Stale(STREAK_METRIC, reason)))
 
 
 def _midnight(day: date) -> datetime:

@@ -10,7 +10,7 @@ import aiohttp
 import pandas as pd
 
 from signals.http import DEFAULT_TIMEOUT, FeedClient
-from signals.liquidity import net_liquidity
+from signals.liquidity import four_week_changes, net_liquidity
 from signals.types import BadPayload, FetchResult, Sample
 
 PROVIDER = "fred"
@@ -20,6 +20,7 @@ BALANCE_SHEET = "WALCL"
 TREASURY_ACCOUNT = "WTREGEN"
 REVERSE_REPO = "RRPONTSYD"
 METRIC = "net_liquidity"
+CHANGE_METRIC = "net_liquidity_4w"
 # FRED writes a missing observation (a holiday) as "." or leaves the value empty.
 _MISSING = frozenset({"", "."})
 _SNIPPET = 60
@@ -101,13 +102,15 @@ class FredClient:
 class _Window:
     """How far back a later refresh asks, and how many of the newest points it re-sends."""
 
-    lookback: timedelta = timedelta(days=35)
+    # Four weeks for the change, plus a week to carry the weekly series forward.
+    lookback: timedelta = timedelta(days=42)
     resend: int = 7
 
 
 class FredLiquidity:
     """The `net_liquidity` source: WALCL/1000 - WTREGEN/1000 - RRPONTSYD, in USD billions.
 
+    It also publishes `net_liquidity_4w`, each date's change over the four weeks before it.
     Each sample holds at 00:00 UTC of its observation date (FRED dates carry no time). The
     first refresh downloads the three series in full and returns every point but the newest
     as `FetchResult.history`, oldest first, with the newest in `samples`. Later refreshes ask
@@ -130,16 +133,23 @@ class FredLiquidity:
         liquidity = net_liquidity(walcl, wtregen, rrp)
         if liquidity.empty:
             raise BadPayload(PROVIDER, METRIC, "the three series share no date")
-        days = pd.DatetimeIndex(liquidity.index)
-        points = tuple(
-            Sample(METRIC, float(value), _midnight(stamp.date()), self.name)
-            for stamp, value in zip(days, liquidity.to_list(), strict=True)
-        )
+        points = self._points(METRIC, liquidity)
+        changes = self._points(CHANGE_METRIC, four_week_changes(liquidity))
         first = self._newest is None
         self._newest = points[-1].at.date()
         if first:
-            return FetchResult(samples=points[-1:], history=points[:-1])
-        return FetchResult(samples=points[-self._window.resend :])
+            return FetchResult(
+                samples=points[-1:] + changes[-1:], history=points[:-1] + changes[:-1]
+            )
+        resend = self._window.resend
+        return FetchResult(samples=points[-resend:] + changes[-resend:])
+
+    def _points(self, metric: str, series: pd.Series) -> tuple[Sample, ...]:
+        days = pd.DatetimeIndex(series.index)
+        return tuple(
+            Sample(metric, float(value), _midnight(stamp.date()), self.name)
+            for stamp, value in zip(days, series.to_list(), strict=True)
+        )
 
 
 def _midnight(day: date) -> datetime:

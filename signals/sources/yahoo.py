@@ -135,10 +135,25 @@ class _Point:
 
 # Sessions re-sent on each refresh: a long weekend plus a holiday, with room to spare.
 _RESEND = 5
+# Sessions since the Russell 2000 last closed at its all-time high (0: this session did).
+SINCE_HIGH = "rut_sessions_since_high"
+METRICS = ("rut", SINCE_HIGH)
+
+
+def sessions_since_high(closes: list[_Point]) -> list[_Point]:
+    """Return, for each session in order, how many sessions ago the highest close so far was."""
+    points: list[_Point] = []
+    high: float | None = None
+    high_at = 0
+    for position, close in enumerate(closes):
+        if high is None or close.value >= high:
+            high, high_at = close.value, position
+        points.append(_Point(close.day, float(position - high_at), close.at))
+    return points
 
 
 class YahooIndices:
-    """The `rut` and `rut_spx_streak` source: final session closes only, in order.
+    """The `rut`, `rut_sessions_since_high` and `rut_spx_streak` source: final closes only.
 
     The first refresh asks for each index's full daily history (two calls) and returns every
     final close but the newest as `FetchResult.history`, oldest first, with the newest in
@@ -163,7 +178,7 @@ class YahooIndices:
         self._benchmark = benchmark
         self._settle = settle
         self._closes: dict[str, dict[date, SessionClose]] = {index: {}, benchmark: {}}
-        self._last: dict[str, date | None] = {"rut": None, "rut_spx_streak": None}
+        self._last: dict[str, date | None] = dict.fromkeys((*METRICS, "rut_spx_streak"))
 
     async def fetch(self, now: datetime) -> FetchResult:
         """Refresh both indices and return the sessions that became final since last time."""
@@ -184,6 +199,9 @@ class YahooIndices:
             for day, count in zip(days, streaks.to_list(), strict=True)
         ]
         history, samples = self._emit("rut", rut)
+        high_history, high_samples = self._emit(SINCE_HIGH, sessions_since_high(rut))
+        history += high_history
+        samples += high_samples
         streak_history, streak_samples = self._emit("rut_spx_streak", streak)
         stale: tuple[Stale, ...] = ()
         last_streak = self._last["rut_spx_streak"]

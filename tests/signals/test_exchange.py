@@ -71,6 +71,7 @@ async def test_binance_prices_and_eth_btc_sma50(fake: ExchangeServer, make: Make
     result = await make("binance").fetch(NOW)
 
     got = by_metric(result.samples)
+    trend = got.pop("eth_btc_vs_sma50")
     assert {m: s.value for m, s in got.items()} == {
         "eth_btc": 0.05,
         "btc_usd": 60000.0,
@@ -81,7 +82,11 @@ async def test_binance_prices_and_eth_btc_sma50(fake: ExchangeServer, make: Make
     assert got["eth_btc"].detail == (("sma50", "0.04100000"),)
     assert all(s.detail == () for m, s in got.items() if m != "eth_btc")
     assert {s.source for s in result.samples} == {"binance"}
-    assert {s.at for s in result.samples} == {BINANCE_AT}
+    assert {s.at for s in got.values()} == {BINANCE_AT}
+    # The last settled close, 0.09, against that average: 0.09 / 0.041 - 1 = 119.51 %.
+    assert trend.value == pytest.approx(119.5121951)
+    assert trend.detail == (("close", "0.09000000"), ("sma50", "0.04100000"))
+    assert trend.at == datetime(2024, 6, 30, tzinfo=UTC)  # the 29 June candle closed at midnight
     tickers = [s for s in fake.seen if s.path == "/api/v3/ticker/24hr"]
     assert tickers[0].query["symbols"] == '["ETHBTC","BTCUSDT","ETHUSDT","SOLUSDT"]'
     klines = [s for s in fake.seen if s.path == "/api/v3/klines"]
@@ -110,7 +115,7 @@ async def test_kraken_quotes_usd_and_stamps_now(fake: ExchangeServer, make: Make
     assert got["eth_btc"].value == 0.0501
     assert got["eth_btc"].detail == (("sma50", "0.04100000"),)
     assert {s.source for s in result.samples} == {"kraken"}
-    assert {s.at for s in result.samples} == {NOW}
+    assert {s.at for m, s in got.items() if m != "eth_btc_vs_sma50"} == {NOW}
     ticker = next(s for s in fake.seen if s.path == "/0/public/Ticker")
     assert ticker.query["pair"] == "XETHXXBT,XXBTZUSD,XETHZUSD,SOLUSD"
 
@@ -124,6 +129,7 @@ async def test_too_few_settled_days_leaves_out_the_average(
 
     assert got["eth_btc"].value == 0.05
     assert got["eth_btc"].detail == ()
+    assert "eth_btc_vs_sma50" not in got
 
 
 async def test_451_falls_back_with_one_warning_then_retries_primary_later(

@@ -130,11 +130,20 @@ async def test_first_fetch_returns_history_then_the_newest_day(
 ) -> None:
     result = await source(macro, session).fetch(NOW)
 
-    assert [(p.at, p.value) for p in result.history] == [
+    flows = [p for p in result.history if p.metric == "btc_etf_flow"]
+    assert [(p.at, p.value) for p in flows] == [
         (midnight(flow.day), flow.usd_m) for flow in FLOWS[:-1]
     ]
+    # Inflow, inflow, outflow: runs of 1, 2, 0 (16 Jan, without data, neither breaks nor counts).
+    streaks = [p for p in result.history if p.metric == "btc_etf_streak"]
+    assert [(p.at.date(), p.value) for p in streaks] == [
+        (date(2024, 1, 11), 1.0),
+        (date(2024, 1, 12), 2.0),
+        (date(2024, 1, 17), 0.0),
+    ]
     assert [(p.metric, p.at, p.value, p.source) for p in result.samples] == [
-        ("btc_etf_flow", midnight(date(2024, 1, 18)), 300.0, "farside")
+        ("btc_etf_flow", midnight(date(2024, 1, 18)), 300.0, "farside"),
+        ("btc_etf_streak", midnight(date(2024, 1, 18)), 1.0, "farside"),
     ]
     assert result.stale == ()
     assert macro.seen[0].headers["User-Agent"].startswith("Mozilla/")
@@ -153,10 +162,13 @@ async def test_later_fetch_resends_the_newest_days(
     result = await flows_source.fetch(NOW)
 
     assert result.history == ()
-    assert [(p.at.date(), p.value) for p in result.samples] == [
+    flows = [p for p in result.samples if p.metric == "btc_etf_flow"]
+    assert [(p.at.date(), p.value) for p in flows] == [
         *((flow.day, flow.usd_m) for flow in FLOWS),
         (date(2024, 1, 22), -1.5),
     ]
+    streaks = [p.value for p in result.samples if p.metric == "btc_etf_streak"]
+    assert streaks == [1.0, 2.0, 0.0, 1.0, 0.0]
     assert macro.calls(FARSIDE_PATH) == 2
 
 
@@ -177,9 +189,8 @@ async def test_challenge_page_marks_the_metric_stale(
     result = await source(macro, session).fetch(NOW)
 
     assert result.samples == result.history == ()
-    [stale] = result.stale
-    assert stale.metric == "btc_etf_flow"
-    assert "Cloudflare challenge" in stale.reason
+    assert [stale.metric for stale in result.stale] == ["btc_etf_flow", "btc_etf_streak"]
+    assert all("Cloudflare challenge" in stale.reason for stale in result.stale)
 
 
 async def test_page_without_the_table_is_stale(
@@ -189,7 +200,10 @@ async def test_page_without_the_table_is_stale(
 
     result = await source(macro, session).fetch(NOW)
 
-    assert result == type(result)(stale=(Stale("btc_etf_flow", "no flow table (HTTP 200)"),))
+    reason = "no flow table (HTTP 200)"
+    assert result == type(result)(
+        stale=(Stale("btc_etf_flow", reason), Stale("btc_etf_streak", reason))
+    )
 
 
 async def test_table_with_no_day_of_data_is_stale(
@@ -200,7 +214,7 @@ async def test_table_with_no_day_of_data_is_stale(
     result = await source(macro, session).fetch(NOW)
 
     assert result.samples == ()
-    assert [s.metric for s in result.stale] == ["btc_etf_flow"]
+    assert [s.metric for s in result.stale] == ["btc_etf_flow", "btc_etf_streak"]
 
 
 @pytest.mark.parametrize(

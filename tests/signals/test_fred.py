@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
 import pandas as pd
 import pytest
 
 from signals.http import HttpRefused
-from signals.liquidity import four_week_change, net_liquidity
+from signals.liquidity import four_week_change, four_week_changes, net_liquidity
 from signals.sources.fred import FredClient, FredLiquidity, parse_fred_csv
 from signals.types import BadPayload, RateLimited, SourceError, SourceUnavailable
 from tests.fakes.feeds import Reply
@@ -115,6 +115,41 @@ def test_four_week_change_uses_the_last_value_before_a_gap() -> None:
     assert four_week_change(values) == pytest.approx(-14.5)
 
 
+def test_four_week_changes_gives_each_date_its_own_change() -> None:
+    values = daily({"2024-01-02": 90.0, "2024-01-04": 95.0, "2024-01-30": 91.0, "2024-01-31": 75.5})
+    changes = four_week_changes(values)
+    # 01-30 looks back to 01-02 (90), 01-31 to 01-03, where 01-02 still stands (90).
+    assert by_day(changes) == {date(2024, 1, 30): 1.0, date(2024, 1, 31): -14.5}
+    assert four_week_changes(daily({})).empty
+
+
+async def test_source_publishes_the_four_week_change_with_each_point(
+    macro: MacroServer, session: aiohttp.ClientSession
+) -> None:
+    # Weekly balance sheet and TGA, a daily reverse repo: net liquidity rises 10 bn a week.
+    weeks = [date(2023, 12, 6) + timedelta(weeks=n) for n in range(6)]
+    macro.fred["WALCL"] = [(d.isoformat(), f"{8000000 + 10000 * n}") for n, d in enumerate(weeks)]
+    macro.fred["WTREGEN"] = [(d.isoformat(), "700000") for d in weeks]
+    macro.fred["RRPONTSYD"] = [(d.isoformat(), "500.0") for d in weeks]
+    late = datetime(2024, 1, 12, 15, tzinfo=UTC)
+
+    result = await source(macro, session).fetch(late)
+
+    changes = {
+        p.at.date(): p.value
+        for p in (*result.history, *result.samples)
+        if p.metric == "net_liquidity_4w"
+    }
+    # 8000 + 10n - 700 - 500 bn; four weeks apart: +40 bn. The first four weeks have no change.
+    assert changes == {
+        date(2024, 1, 3): pytest.approx(40.0),
+        date(2024, 1, 10): pytest.approx(40.0),
+    }
+    newest = {p.metric: p for p in result.samples}
+    assert newest["net_liquidity_4w"].at == datetime(2024, 1, 10, tzinfo=UTC)
+    assert newest["net_liquidity"].value == pytest.approx(8000 + 50 - 700 - 500)
+
+
 def test_four_week_change_needs_four_weeks_of_history() -> None:
     assert four_week_change(daily({"2024-01-04": 95.0, "2024-01-31": 120.0})) is None
     assert four_week_change(daily({})) is None
@@ -138,7 +173,7 @@ async def test_first_fetch_returns_history_then_the_newest_point(
     assert all("cosd" not in seen.query for seen in macro.seen)
 
 
-async def test_later_fetch_asks_for_five_weeks_and_resends_the_newest(
+async def test_later_fetch_asks_for_six_weeks_and_resends_the_newest(
     macro: MacroServer, session: aiohttp.ClientSession
 ) -> None:
     liquidity = source(macro, session)
@@ -150,8 +185,8 @@ async def test_later_fetch_asks_for_five_weeks_and_resends_the_newest(
     assert result.history == ()
     assert [p.at.date() for p in result.samples] == [*EXPECTED, date(2024, 1, 11)]
     assert result.samples[-1].value == pytest.approx(7686.710 - 747.565 - 650.0)
-    # 35 days before 2024-01-10, enough to carry a weekly value forward.
-    assert macro.calls(FRED_PATH, id="WALCL", cosd="2023-12-06") == 1
+    # 42 days before 2024-01-10: four weeks for the change, and a weekly value to carry forward.
+    assert macro.calls(FRED_PATH, id="WALCL", cosd="2023-11-29") == 1
 
 
 BAD_ANSWERS = [

@@ -69,6 +69,9 @@ async def test_first_fetch_returns_full_history_and_the_newest_final_close(
     # Tuesday: +5 % vs +1 %, a beat (1); Wednesday: -1.9 % vs 0 %, a break (0).
     assert points(result.history, "rut_spx_streak") == [(TUE, 1.0)]
     assert points(result.samples, "rut_spx_streak") == [(WED, 0.0)]
+    # 100 and 105 are each a new high (0); Wednesday's 103 closes one session after the high.
+    assert points(result.history, "rut_sessions_since_high") == [(MON, 0.0), (TUE, 0.0)]
+    assert points(result.samples, "rut_sessions_since_high") == [(WED, 1.0)]
     assert result.samples[0].at == datetime(2024, 3, 6, 21, 0, tzinfo=UTC)
     assert {s.source for s in result.samples + result.history} == {"yahoo"}
     assert [s.at for s in result.history] == sorted(s.at for s in result.history)
