@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Protocol, runtime_checkable
 
 import aiohttp
 
@@ -20,6 +21,7 @@ from bot.frontend import FrontEnd
 from bot.health import build_app, start_server
 from bot.notifiers import ConsoleNotifier, WebhookNotifier
 from bot.pollers import Poller
+from bot.regime import RegimeSource
 from bot.rules import RuleDefaults
 from bot.service import CommandService
 from bot.settings import Settings
@@ -131,10 +133,26 @@ POLL_KEYS = {"global": "coingecko"}
 def default_sources(
     settings: Settings, session: aiohttp.ClientSession, store: Store
 ) -> Sequence[Source]:
-    """Build the live feeds."""
+    """Build the live feeds and the regime score computed from them."""
     from bot.feeds import build_sources  # noqa: PLC0415  (feeds pull in pandas; CLI paths skip it)
 
-    return build_sources(settings, session, store)
+    return (*build_sources(settings, session, store), RegimeSource(store, name="regime"))
+
+
+@runtime_checkable
+class Closable(Protocol):
+    """A source holding connections of its own (ccxt keeps one session per exchange)."""
+
+    async def close(self) -> None: ...
+
+
+async def close_sources(sources: Sequence[Source]) -> None:
+    """Close the sources that hold connections of their own; a failure is logged, not raised."""
+    closing = [source for source in sources if isinstance(source, Closable)]
+    results = await asyncio.gather(*(s.close() for s in closing), return_exceptions=True)
+    for source, result in zip(closing, results, strict=True):
+        if isinstance(result, Exception):
+            log.warning("source %s did not close cleanly: %s", source.name, result)
 
 
 @dataclass
@@ -174,6 +192,7 @@ async def build_service(
         clock,
         operators=settings.admin_ids,
         max_custom_rules=settings.max_custom_rules_per_chat,
+        pushed_metrics=settings.ingest_metrics,
     )
     if await store.destination("console") is None:
         await store.subscribe("console", [ALL_BUILTINS], clock())
@@ -258,6 +277,7 @@ async def run(
     finally:
         if runner is not None:
             await runner.cleanup()
+        await close_sources([p.source for p in service.pollers])
         await service.session.close()
         await service.store.close()
         for signum in (signal.SIGTERM, signal.SIGINT):

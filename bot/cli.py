@@ -11,11 +11,14 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from bot.app import configure_logging, default_sources, rule_defaults, run, utcnow
+from bot.app import close_sources, configure_logging, default_sources, rule_defaults, run, utcnow
 from bot.destinations import BadDestination, Destination
+from bot.regime import HISTORY_WINDOW, Regime, RegimeSource, assess, reference_point
+from bot.regime import METRIC as REGIME_METRIC
+from bot.regime import SOURCE as REGIME_SOURCE
 from bot.rules import builtin_rules
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import ALL_BUILTINS, Store, StoreUnavailable
+from bot.store import ALL_BUILTINS, LatestValue, Store, StoreUnavailable
 from signals.metrics import metric_info
 from signals.types import FetchResult, SourceError
 
@@ -61,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StoreUnavailable as exc:
         print(f"risk-on-radar: {exc}", file=sys.stderr)
         return 1
+    except SettingsError as exc:
+        # Settings checked against a library's catalogue (ccxt exchange ids) fail here.
+        print(f"risk-on-radar: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 0
 
@@ -100,15 +107,35 @@ async def _subscription(settings: Settings, command: str, address: str, rules: l
     return 0
 
 
+async def _regime(store: Store, results: Sequence[FetchResult | BaseException]) -> Regime:
+    """Score the regime from what was just fetched, over what the store already knew."""
+    now = utcnow()
+    latest = await store.latest_values()
+    for result in results:
+        if not isinstance(result, FetchResult):
+            continue
+        for sample in sorted(result.samples, key=lambda s: s.at):
+            latest[sample.metric] = LatestValue(
+                sample.metric, sample.value, sample.at, sample.source, sample.detail, None, now
+            )
+    history = await store.samples_since("btc_dominance", now - HISTORY_WINDOW)
+    return assess(latest, reference_point(history, now), now)
+
+
 async def _status(settings: Settings, *, as_json: bool) -> int:
     store = await Store.open(settings.async_database_url)
     try:
         async with aiohttp.ClientSession() as session:
-            sources = default_sources(settings, session, store)
-            results = await asyncio.gather(
-                *(source.fetch(utcnow()) for source in sources), return_exceptions=True
-            )
+            everything = default_sources(settings, session, store)
+            sources = [s for s in everything if not isinstance(s, RegimeSource)]
+            try:
+                results = await asyncio.gather(
+                    *(source.fetch(utcnow()) for source in sources), return_exceptions=True
+                )
+            finally:
+                await close_sources(everything)
         states = await store.rule_states()
+        regime = await _regime(store, results)
     finally:
         await store.close()
     metrics: dict[str, dict[str, object]] = {}
@@ -129,6 +156,13 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
             errors[source.name] = result.message
         else:
             errors[source.name] = f"{type(result).__name__}: {result}"
+    if regime.known:
+        metrics[REGIME_METRIC] = {
+            "value": float(regime.score),
+            "at": utcnow().isoformat().replace("+00:00", "Z"),
+            "source": REGIME_SOURCE,
+            "components": {r.key: r.verdict for r in regime.readings},
+        }
     rules = {
         rule.id: {"state": states[rule.id].state if rule.id in states else "inactive"}
         for rule in builtin_rules(rule_defaults(settings))

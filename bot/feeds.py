@@ -7,11 +7,14 @@ from datetime import timedelta
 
 import aiohttp
 
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from bot.store import Store
 from signals.dominance import GlobalMarket
 from signals.sources.coingecko import CoinGeckoClient, CoinGeckoMarkets
 from signals.sources.coinpaprika import CoinPaprikaClient
+from signals.sources.exchange import ExchangePrices
+from signals.sources.farside import FarsideEtfFlows
+from signals.sources.fred import FredClient, FredLiquidity
 from signals.sources.yahoo import YahooClient, YahooIndices
 from signals.types import Source
 
@@ -19,7 +22,7 @@ from signals.types import Source
 def build_sources(
     settings: Settings, session: aiohttp.ClientSession, store: Store
 ) -> Sequence[Source]:
-    """Return the sources behind `asi`, dominance with total2/total3, and the Russell 2000."""
+    """Return every network source: CoinGecko markets, dominance, indices, prices, macro."""
     key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else None
     # Both CoinGecko sources share one client, so they share one pacer and one rate budget.
     coingecko = CoinGeckoClient(
@@ -30,8 +33,18 @@ def build_sources(
     )
     paprika = CoinPaprikaClient(session, str(settings.coinpaprika_api_url))
     yahoo = YahooClient(session, str(settings.yahoo_api_url))
+    markets = CoinGeckoMarkets(coingecko, store, name="coingecko")
+    try:
+        prices = ExchangePrices(
+            settings.exchange,
+            settings.exchange_fallbacks,
+            api_url=settings.exchange_api_url,
+            name="exchange",
+        )
+    except ValueError as exc:
+        raise SettingsError(f"invalid EXCHANGE or EXCHANGE_FALLBACKS: {exc}") from None
     return (
-        CoinGeckoMarkets(coingecko, store, name="coingecko"),
+        markets,
         GlobalMarket(
             coingecko,
             paprika,
@@ -39,4 +52,7 @@ def build_sources(
             fallback_interval=timedelta(seconds=settings.poll_interval("coinpaprika")),
         ),
         YahooIndices(yahoo, name="yahoo"),
+        prices,
+        FredLiquidity(FredClient(session, settings.fred_api_url), name="fred"),
+        FarsideEtfFlows(session, settings.farside_api_url, name="farside"),
     )

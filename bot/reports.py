@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.destinations import Destination
+from bot.regime import Reading
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +60,27 @@ class RuleInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class RegimeStatus:
+    """The risk-on score and each component, ticked or not."""
+
+    score: int
+    readings: tuple[Reading, ...]
+    at: datetime
+    stale: bool
+
+    @property
+    def out_of(self) -> int:
+        return len(self.readings)
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
     """Everything `/status` shows."""
 
     metrics: tuple[MetricStatus, ...]
     firing: tuple[RuleInfo, ...]
     generated_at: datetime
+    regime: RegimeStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)

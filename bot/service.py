@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from bot.alerts import AlertEngine
 from bot.destinations import Destination
 from bot.engine import RuleState
+from bot.regime import METRIC as REGIME_METRIC
+from bot.regime import from_detail
 from bot.reports import (
     Caller,
     CommandError,
@@ -16,12 +18,13 @@ from bot.reports import (
     MetricStatus,
     MuteInfo,
     NotAllowed,
+    RegimeStatus,
     RuleInfo,
     StatusReport,
     SubscriptionChange,
 )
 from bot.rules import Rule, RuleSyntaxError, parse_rule
-from bot.store import ALL_BUILTINS, Store, StoredEvent
+from bot.store import ALL_BUILTINS, LatestValue, Store, StoredEvent
 from signals.metrics import METRICS, metric_info
 
 _DURATION = re.compile(r"^(\d{1,6})\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)?$")
@@ -44,6 +47,13 @@ def parse_duration(text: str) -> timedelta:
     return duration
 
 
+def _regime_status(value: LatestValue | None, now: datetime) -> RegimeStatus | None:
+    if value is None or value.value is None or value.at is None:
+        return None
+    stale = value.stale_reason is not None or now - value.at > metric_info(REGIME_METRIC).max_age
+    return RegimeStatus(int(value.value), from_detail(value.detail), value.at, stale)
+
+
 class CommandService:
     """Answer commands from any front-end, enforcing who may change a chat."""
 
@@ -55,8 +65,11 @@ class CommandService:
         *,
         operators: Sequence[str] = (),
         max_custom_rules: int = 20,
+        pushed_metrics: Sequence[str] = (),
     ) -> None:
         self._store = store
+        # Metrics pushed in through /ingest count as metrics for /status and /alert too.
+        self._metrics = (*METRICS, *(m for m in pushed_metrics if m not in METRICS))
         self._engine = engine
         self._clock = clock
         self._operators = frozenset(operators)
@@ -74,7 +87,7 @@ class CommandService:
 
     async def metric_ids(self) -> tuple[str, ...]:
         """Return every metric id a rule can watch."""
-        return tuple(METRICS)
+        return self._metrics
 
     async def rule_ids(self, caller: Caller | None = None) -> tuple[str, ...]:
         """Return the ids a caller can subscribe to: built-ins and the chat's own custom rules."""
@@ -94,12 +107,12 @@ class CommandService:
             metric = None
         if metric is not None:
             metric = metric.strip().lower()
-            if metric not in METRICS:
+            if metric not in self._metrics:
                 raise CommandError(
-                    f"unknown metric {metric[:40]!r}: try one of {', '.join(METRICS)}"
+                    f"unknown metric {metric[:40]!r}: try one of {', '.join(self._metrics)}"
                 )
         latest = await self._store.latest_values()
-        wanted = [metric] if metric else [m for m in METRICS if m in latest]
+        wanted = [metric] if metric else [m for m in self._metrics if m in latest]
         rows = []
         for metric_id in wanted:
             info = metric_info(metric_id)
@@ -138,7 +151,10 @@ class CommandService:
             and s.state == "firing"
             and (metric is None or rule.metric == metric)
         )
-        return StatusReport(tuple(rows), firing, now)
+        regime = None
+        if metric in (None, REGIME_METRIC):
+            regime = _regime_status(latest.get(REGIME_METRIC), now)
+        return StatusReport(tuple(rows), firing, now, regime)
 
     def _info(self, rule: Rule, state: RuleState | None, subscribed: bool = False) -> RuleInfo:
         name = state.state if state is not None else "inactive"
@@ -235,7 +251,7 @@ class CommandService:
         """Create a custom rule for the caller's chat from `<metric> <op> <value>`."""
         self._authorize(caller)
         try:
-            parsed = parse_rule(spec)
+            parsed = parse_rule(spec, frozenset(self._metrics))
         except RuleSyntaxError as exc:
             raise CommandError(f"{exc}. Usage: /alert <metric> <op> <value>") from None
         address = caller.destination.address

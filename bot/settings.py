@@ -17,8 +17,18 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-SOURCES = ("coingecko", "coinpaprika", "yahoo", "exchange", "fred")
+from signals.metrics import METRICS
+
+SOURCES = ("coingecko", "coinpaprika", "yahoo", "exchange", "futures", "fred", "farside", "regime")
 _ADMIN = re.compile(r"^(telegram|discord):\d{1,25}$")
+_EXCHANGE_ID = re.compile(r"^[a-z0-9_]+$")
+_METRIC_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+def _split(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return tuple(value)
 
 
 _URL = TypeAdapter(AnyHttpUrl)
@@ -72,7 +82,14 @@ class Settings(BaseSettings):
     yahoo_api_url: HttpRoot = "https://query1.finance.yahoo.com"
     fred_api_url: HttpRoot = "https://fred.stlouisfed.org"
     exchange: str = "binance"
+    exchange_fallbacks: Annotated[tuple[str, ...], NoDecode] = ("kraken", "coinbase")
     exchange_api_url: HttpRoot | None = None
+    futures_api_url: HttpRoot | None = None
+    farside_api_url: HttpRoot = "https://farside.co.uk"
+
+    ingest_token: SecretStr | None = None
+    ingest_metrics: Annotated[tuple[str, ...], NoDecode] = ()
+    ingest_per_minute: int = Field(default=6, ge=1, le=600)
 
     admin_ids: Annotated[tuple[str, ...], NoDecode] = ()
     port: int = Field(default=8080, ge=0, le=65535)
@@ -84,7 +101,12 @@ class Settings(BaseSettings):
     coinpaprika_poll_seconds: float | None = Field(default=300.0, gt=0)
     yahoo_poll_seconds: float | None = Field(default=None, gt=0)
     exchange_poll_seconds: float | None = Field(default=None, gt=0)
-    fred_poll_seconds: float | None = Field(default=None, gt=0)
+    # Long/short ratios are hourly figures; asking more often only spends the endpoint's cap.
+    futures_poll_seconds: float | None = Field(default=300.0, gt=0)
+    # FRED publishes daily and weekly; Farside once a trading day, behind Cloudflare.
+    fred_poll_seconds: float | None = Field(default=3600.0, gt=0)
+    farside_poll_seconds: float | None = Field(default=900.0, gt=0)
+    regime_poll_seconds: float | None = Field(default=None, gt=0)
     stale_alert_minutes: float = Field(default=60.0, gt=0)
 
     rule_for_seconds: float = Field(default=0.0, ge=0)
@@ -98,10 +120,7 @@ class Settings(BaseSettings):
     @field_validator("admin_ids", mode="before")
     @classmethod
     def _split_admins(cls, value: Any) -> tuple[str, ...]:
-        if isinstance(value, str):
-            items = tuple(part.strip() for part in value.split(",") if part.strip())
-        else:
-            items = tuple(value)
+        items = _split(value)
         for item in items:
             if not _ADMIN.match(item):
                 raise ValueError(f"{item!r} is not telegram:<user id> or discord:<user id>")
@@ -131,9 +150,33 @@ class Settings(BaseSettings):
     @field_validator("exchange")
     @classmethod
     def _check_exchange(cls, value: str) -> str:
-        if not re.fullmatch(r"[a-z0-9_]+", value):
+        if not _EXCHANGE_ID.match(value):
             raise ValueError("expected a ccxt exchange id such as binance, kraken or coinbase")
         return value
+
+    @field_validator("exchange_fallbacks", mode="before")
+    @classmethod
+    def _split_fallbacks(cls, value: Any) -> tuple[str, ...]:
+        items = tuple(item.lower() for item in _split(value))
+        if items == ("none",):
+            return ()
+        for item in items:
+            if not _EXCHANGE_ID.match(item):
+                raise ValueError(f"{item!r} is not a ccxt exchange id (e.g. kraken,coinbase)")
+        return items
+
+    @field_validator("ingest_metrics", mode="before")
+    @classmethod
+    def _split_ingest_metrics(cls, value: Any) -> tuple[str, ...]:
+        items = tuple(item.lower() for item in _split(value))
+        for item in items:
+            if not _METRIC_ID.match(item):
+                raise ValueError(
+                    f"{item!r} is not a metric id (lower case letters, digits, _; up to 40)"
+                )
+            if item in METRICS:
+                raise ValueError(f"{item!r} is computed by the bot itself; pick another id")
+        return tuple(dict.fromkeys(items))
 
     def poll_interval(self, source: str) -> float:
         """Return the poll interval for `source`, honouring `<SOURCE>_POLL_SECONDS`."""

@@ -9,10 +9,12 @@ from enum import Enum
 import discord
 
 from bot.notify import AlertMessage
+from bot.regime import VERDICT_MARKS
 from bot.reports import (
     EventInfo,
     MetricStatus,
     MuteInfo,
+    RegimeStatus,
     RuleInfo,
     StatusReport,
     SubscriptionChange,
@@ -109,6 +111,12 @@ def _metric_field(row: MetricStatus) -> Field:
     return Field(f"{row.label} ({row.metric}){mark}", "\n".join(lines), True)
 
 
+def _regime_field(regime: RegimeStatus) -> Field:
+    lines = [f"{VERDICT_MARKS[r.verdict]} {r.label} — {r.note}" for r in regime.readings]
+    mark = f" {STALE_MARK}" if regime.stale else ""
+    return Field(f"Risk-on regime: {regime.score}/{regime.out_of}{mark}", "\n".join(lines), False)
+
+
 def status_embed(report: StatusReport) -> EmbedSpec:
     """Render `/status`: one field per metric, the firing rules in the description."""
     if report.firing:
@@ -120,7 +128,10 @@ def status_embed(report: StatusReport) -> EmbedSpec:
     return EmbedSpec(
         title="Risk-On Radar — status",
         description=firing,
-        fields=tuple(_metric_field(row) for row in report.metrics),
+        fields=(
+            *((_regime_field(report.regime),) if report.regime is not None else ()),
+            *(_metric_field(row) for row in report.metrics),
+        ),
         colour=STATUS_COLOUR,
         timestamp=report.generated_at,
     )

@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from bot.commands import COMMANDS
 from bot.notify import AlertMessage
+from bot.regime import VERDICT_MARKS
 from bot.reports import (
     EventInfo,
     MetricStatus,
     MuteInfo,
+    RegimeStatus,
     RuleInfo,
     StatusReport,
     SubscriptionChange,
@@ -80,6 +82,8 @@ def render_status(report: StatusReport, metric: str | None = None) -> str:
     else:
         body = _metric_table(report.metrics)
     parts = [f"<b>Status</b> · {escape(format_time(report.generated_at))}", body]
+    if report.regime is not None:
+        parts.append(_regime(report.regime))
     if report.firing:
         firing = "\n".join(
             f"• <code>{escape(r.id)}</code> — {escape(r.description)}" for r in report.firing
@@ -88,6 +92,15 @@ def render_status(report: StatusReport, metric: str | None = None) -> str:
     else:
         parts.append("No rule is firing.")
     return "\n".join(parts)
+
+
+def _regime(regime: RegimeStatus) -> str:
+    stale = " ⚠ stale" if regime.stale else ""
+    lines = [f"<b>Risk-on regime: {regime.score}/{regime.out_of}</b>{stale}"]
+    lines += [
+        f"{VERDICT_MARKS[r.verdict]} {escape(r.label)} — {escape(r.note)}" for r in regime.readings
+    ]
+    return "\n".join(lines)
 
 
 def _metric_table(metrics: Sequence[MetricStatus]) -> str:

@@ -10,8 +10,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.store import Store
+from tests.fakes.exchange import ExchangeServer
 from tests.fakes.feeds import FeedServer, cg_global, yahoo_chart
+from tests.fakes.macro import MacroServer, farside_page
 from tests.signals import scenario
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -26,10 +30,15 @@ def cli_env(tmp_path: Path, feeds: FeedServer | None = None, **extra: str) -> di
     )
     # Nothing may reach a real provider: without a fake, point every feed at a closed port.
     root = feeds.url if feeds else "http://127.0.0.1:9"
+    closed = "http://127.0.0.1:9"
     env.update(
         COINGECKO_API_URL=f"{root}/api/v3",
         COINPAPRIKA_API_URL=root,
         YAHOO_API_URL=root,
+        EXCHANGE_API_URL=closed,
+        FUTURES_API_URL=closed,
+        FRED_API_URL=closed,
+        FARSIDE_API_URL=closed,
     )
     env.update(extra)
     return env
@@ -79,15 +88,45 @@ def script_indices(feeds: FeedServer, now: datetime) -> None:
         feeds.yahoo[symbol] = yahoo_chart(symbol, bars, regular=period, market_time=now)
 
 
+def script_macro(macro: MacroServer, exchange: ExchangeServer, now: datetime) -> None:
+    """Script FRED, Farside and the exchange with recent data whose figures are easy by hand."""
+    today = now.date()
+    # Six Wednesdays: the balance sheet grows 10 bn a week, TGA and reverse repo stay put.
+    weeks = [today - timedelta(days=7 * n + (today.weekday() - 2) % 7) for n in range(5, -1, -1)]
+    macro.fred["WALCL"] = [
+        (d.isoformat(), f"{7_000_000 + 10_000 * n}") for n, d in enumerate(weeks)
+    ]
+    macro.fred["WTREGEN"] = [(d.isoformat(), "750000") for d in weeks]
+    macro.fred["RRPONTSYD"] = [(d.isoformat(), "250.000") for d in weeks]
+    days = [today - timedelta(days=n) for n in (3, 2, 1)]
+    totals = ("(4.0)", "20.5", "15.0")
+    rows = [(f"{d:%d %b %Y}", ("10.0", "5.0"), t) for d, t in zip(days, totals, strict=True)]
+    macro.farside = farside_page(("IBIT", "FBTC"), rows)
+    # ETH/BTC: fifty settled days at 0.04, then yesterday's close at 0.05, today still forming.
+    closes = [0.04] * 50 + [0.05, 0.06]
+    exchange.eth_btc_days = [
+        (today - timedelta(days=len(closes) - 1 - n), c) for n, c in enumerate(closes)
+    ]
+
+
 async def test_status_json_reports_every_metric_with_value_time_and_source(tmp_path: Path) -> None:
     now = datetime.now(UTC)
-    async with FeedServer() as feeds:
+    async with FeedServer() as feeds, MacroServer() as macro, ExchangeServer() as exchange:
         scenario.install(feeds, now)
         feeds.coingecko_global = cg_global(2.5e12, 57.5, 12.0, now)
         script_indices(feeds, now)
-        code, out, err = await cli(cli_env(tmp_path, feeds), tmp_path, "status", "--json")
+        script_macro(macro, exchange, now)
+        env = cli_env(
+            tmp_path,
+            feeds,
+            FRED_API_URL=macro.url,
+            FARSIDE_API_URL=macro.url,
+            EXCHANGE_API_URL=exchange.url,
+        )
+        code, out, err = await cli(env, tmp_path, "status", "--json")
     assert code == 0, err
     report = json.loads(out)
+    assert report["errors"] == {}
     metrics = report["metrics"]
     assert metrics["asi"]["value"] == scenario.EXPECTED_ASI
     assert metrics["btc_dominance"]["value"] == 57.5
@@ -97,18 +136,52 @@ async def test_status_json_reports_every_metric_with_value_time_and_source(tmp_p
     # The S&P adds 0.02 % a session; the Russell loses 0.49 % on the fourth and gains 1.49 % and
     # 0.49 % on the last two: a streak of two.
     assert metrics["rut_spx_streak"]["value"] == 2.0
+    assert metrics["rut_sessions_since_high"]["value"] == 0.0  # 2060 is the highest close
+    assert {m: metrics[m]["value"] for m in ("btc_usd", "eth_usd", "sol_usd", "eth_btc")} == {
+        "btc_usd": 60000.0,
+        "eth_usd": 3000.0,
+        "sol_usd": 150.0,
+        "eth_btc": 0.05,
+    }
+    # Yesterday's 0.05 against the fifty settled closes up to it: 49 x 0.04 + 0.05 = 2.01 / 50.
+    assert metrics["eth_btc_vs_sma50"]["value"] == pytest.approx((0.05 / (2.01 / 50) - 1) * 100)
+    # 7,050 - 750 - 250 bn this week; the week four weeks earlier had 40 bn less.
+    assert metrics["net_liquidity"]["value"] == pytest.approx(6050.0)
+    assert metrics["net_liquidity_4w"]["value"] == pytest.approx(40.0)
+    assert metrics["btc_etf_flow"]["value"] == 15.0
+    assert metrics["btc_etf_streak"]["value"] == 2.0
     for metric in ("asi", "btc_dominance", "total2", "total3", "rut", "rut_spx_streak"):
         row = metrics[metric]
         assert row["source"] in ("coingecko", "yahoo")
         assert datetime.fromisoformat(row["at"].replace("Z", "+00:00")) <= now + timedelta(days=1)
-    assert set(report["rules"]) >= {"asi-above-50", "btc-dominance-below-59", "rut-new-high"}
+    # Russell high (yes), ASI 40 (no), dominance below 59 but no week of history (unknown),
+    # ETH/BTC above its average (yes), liquidity up (yes); alt/BTC MACD as the scenario gives it.
+    macd = metrics.get("altbtc_macd", {}).get("value")
+    macd_verdict = "unknown" if macd is None else ("yes" if macd > 0 else "no")
+    assert metrics["risk_on"]["components"] == {
+        "rut_high": "yes",
+        "asi": "no",
+        "dominance": "unknown",
+        "eth_btc": "yes",
+        "altbtc_macd": macd_verdict,
+        "liquidity": "yes",
+    }
+    assert metrics["risk_on"]["value"] == 3.0 + (macd_verdict == "yes")
+    assert set(report["rules"]) >= {"asi-above-50", "btc-dominance-below-59", "risk-on-regime"}
     assert report["errors"] == {}
 
 
 async def test_status_exits_non_zero_only_when_no_source_answers(tmp_path: Path) -> None:
     code, out, _ = await cli(cli_env(tmp_path), tmp_path, "status", "--json")
     assert code == 1
-    assert set(json.loads(out)["errors"]) == {"coingecko", "global", "yahoo"}
+    assert set(json.loads(out)["errors"]) == {
+        "coingecko",
+        "global",
+        "yahoo",
+        "exchange",
+        "fred",
+        "farside",
+    }
     async with FeedServer() as feeds:
         feeds.coingecko_global = cg_global(2.5e12, 57.5, 12.0, datetime.now(UTC))
         code, out, _ = await cli(cli_env(tmp_path, feeds), tmp_path, "status")

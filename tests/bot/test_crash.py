@@ -72,6 +72,11 @@ async def test_kill_9_during_fan_out_loses_nothing(
             "COINGECKO_API_URL": feeds.coingecko_url,
             "COINPAPRIKA_API_URL": feeds.url,
             "YAHOO_API_URL": feeds.url,
+            # Feeds the test does not script answer from a closed port: nothing leaves the host.
+            "EXCHANGE_API_URL": "http://127.0.0.1:9",
+            "FUTURES_API_URL": "http://127.0.0.1:9",
+            "FRED_API_URL": "http://127.0.0.1:9",
+            "FARSIDE_API_URL": "http://127.0.0.1:9",
             "POLL_SECONDS": "0.1",
             "COINGECKO_CALLS_PER_MINUTE": "6000",
             "COINPAPRIKA_POLL_SECONDS": "0.1",

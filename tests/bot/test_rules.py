@@ -294,6 +294,17 @@ def test_builtin_rule_ids_match_the_design() -> None:
         "btc-dominance-below-59",
         "rut-new-high",
         "rut-beats-spx-9",
+        "eth-btc-rising",
+        "btc-100k",
+        "eth-5200",
+        "sol-280",
+        "alt-longs-dominate",
+        "alt-volume-surge",
+        "altbtc-macd-bullish",
+        "altbtc-rsi-oversold",
+        "liquidity-rising",
+        "etf-inflow-streak",
+        "risk-on-regime",
     ]
 
 

@@ -743,11 +743,11 @@ async def test_an_unmuted_chat_gets_alerts_again(
 async def test_a_custom_rule_goes_only_to_its_owner(
     service: CommandService, store: Store, engine: AlertEngine, clock: FakeClock
 ) -> None:
-    custom = await service.add_alert(admin(), "btc_usd > 100k")
+    custom = await service.add_alert(admin(), "total2 > 1.5t")
     await service.subscribe(admin(OTHER), ["all"])
     await service.subscribe(admin(CHANNEL), ["all"])
-    await feed(engine, clock, "btc_usd", [90_000, 110_000])
-    assert await drain(store, clock) == [Delivery(GROUP.address, custom.id, "firing", 110_000)]
+    await feed(engine, clock, "total2", [1.2e12, 1.6e12])
+    assert await drain(store, clock) == [Delivery(GROUP.address, custom.id, "firing", 1.6e12)]
     assert [e.rule_id for e in await service.history(admin())] == [custom.id]
     assert await service.history(admin(OTHER)) == ()
 
@@ -755,8 +755,8 @@ async def test_a_custom_rule_goes_only_to_its_owner(
 async def test_a_removed_custom_rule_no_longer_fires(
     service: CommandService, store: Store, engine: AlertEngine, clock: FakeClock
 ) -> None:
-    custom = await service.add_alert(admin(), "btc_usd > 100k")
+    custom = await service.add_alert(admin(), "total2 > 1.5t")
     await service.remove_alert(admin(), custom.id)
-    await feed(engine, clock, "btc_usd", [90_000, 110_000])
+    await feed(engine, clock, "total2", [1.2e12, 1.6e12])
     assert await drain(store, clock) == []
     assert await store.recent_events(10) == []

@@ -40,16 +40,32 @@ def test_defaults_follow_the_design(env: pytest.MonkeyPatch) -> None:
     assert settings.coingecko_api_key is None
     assert settings.exchange == "binance"
     assert settings.exchange_api_url is None
+    assert settings.exchange_fallbacks == ("kraken", "coinbase")
+    assert settings.ingest_token is None
+    assert settings.ingest_metrics == ()
     assert settings.admin_ids == ()
     assert settings.port == 8080
     assert settings.log_level == "INFO"
     assert settings.poll_seconds == 60
     assert settings.rule_send_resolved is True
-    # CoinPaprika, the fallback, has a small free quota and its own slower default.
+    # CoinPaprika, the fallback, has a small free quota; the daily and hourly feeds are slower.
     assert {s: settings.poll_interval(s) for s in SOURCES} == {
         **dict.fromkeys(SOURCES, 60),
         "coinpaprika": 300,
+        "futures": 300,
+        "fred": 3600,
+        "farside": 900,
     }
+
+
+def test_exchange_fallbacks_and_ingest_metrics_are_lists(env: pytest.MonkeyPatch) -> None:
+    env.setenv("EXCHANGE_FALLBACKS", " Kraken , bitstamp ")
+    env.setenv("INGEST_METRICS", "others_d,TOTAL3_tv,others_d")
+    settings = load_settings()
+    assert settings.exchange_fallbacks == ("kraken", "bitstamp")
+    assert settings.ingest_metrics == ("others_d", "total3_tv")
+    env.setenv("EXCHANGE_FALLBACKS", "none")
+    assert load_settings().exchange_fallbacks == ()
 
 
 @pytest.mark.parametrize(
@@ -153,6 +169,12 @@ def test_admin_ids_reject_a_bad_entry_by_name(env: pytest.MonkeyPatch, bad: str)
         ("DISCORD_API_URL", "ftp://discord.example"),
         ("COINGECKO_API_URL", "://"),
         ("EXCHANGE_API_URL", "localhost"),
+        ("EXCHANGE_FALLBACKS", "kraken,coin base"),
+        ("FUTURES_API_URL", "futures"),
+        ("FARSIDE_API_URL", "farside.co.uk"),
+        ("INGEST_METRICS", "OTHERS.D"),
+        ("INGEST_METRICS", "asi"),
+        ("INGEST_PER_MINUTE", "0"),
         ("DISCORD_GUILD_ID", "general"),
         ("SAMPLE_RETENTION_DAYS", "0"),
         ("STALE_ALERT_MINUTES", "0"),
@@ -182,6 +204,9 @@ def test_an_empty_variable_counts_as_unset(env: pytest.MonkeyPatch) -> None:
     assert settings.telegram_token is None
     assert (settings.port, settings.poll_seconds) == (8080, 60)
     assert settings.exchange_api_url is None
+    assert settings.exchange_fallbacks == ("kraken", "coinbase")
+    assert settings.ingest_token is None
+    assert settings.ingest_metrics == ()
     assert settings.admin_ids == ()
 
 
