@@ -14,19 +14,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 import aiohttp
+from sqlalchemy.exc import DBAPIError
 
 from bot.alerts import AlertEngine
 from bot.dispatcher import Dispatcher
 from bot.frontend import FrontEnd
 from bot.health import build_app, start_server
+from bot.ingest import IngestConfig, add_ingest_routes
 from bot.notifiers import ConsoleNotifier, WebhookNotifier
 from bot.pollers import Poller
 from bot.regime import RegimeSource
 from bot.rules import RuleDefaults
 from bot.service import CommandService
 from bot.settings import Settings
-from bot.store import ALL_BUILTINS, Store
-from signals.types import Source
+from bot.store import ALL_BUILTINS, Store, StoreUnavailable
+from signals.types import Sample, Source
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,13 @@ class Service:
     pollers: list[Poller]
     frontends: list[FrontEnd] = field(default_factory=list)
 
+    async def accept_push(self, sample: Sample) -> object:
+        """Store and evaluate a pushed-in sample, reporting a database failure as the store's."""
+        try:
+            return await self.engine.ingest_sample(sample)
+        except (OSError, DBAPIError, TimeoutError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
 
 async def build_service(
     settings: Settings,
@@ -266,6 +275,7 @@ async def run(
     try:
         service.frontends = load_frontends(settings, service.commands)
         health = build_app(service.store, lambda: [p.health for p in service.pollers], clock)
+        add_ingest_routes(health, IngestConfig.from_settings(settings), service.accept_push, clock)
         runner = await start_server(health, settings.port)
         log.info(
             "Risk-On Radar running: %d sources, front-ends: %s, health on :%d",

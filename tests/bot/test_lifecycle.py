@@ -6,18 +6,21 @@ import asyncio
 import os
 import shutil
 import signal
+import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from bot.app import run
 from bot.health import build_app
+from bot.rules import RuleSpec
 from bot.settings import Settings
 from bot.store import Store
 from signals.types import FetchResult, Sample, Source
@@ -171,3 +174,59 @@ async def test_health_is_503_when_the_store_is_unreachable(tmp_path: Path) -> No
     await store.close()
     assert response.status == 503
     assert body["status"] == "store unreachable"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_a_pushed_value_drives_a_custom_alert_and_a_wrong_token_stores_nothing(
+    tmp_path: Path, receiver: tuple[Receiver, str]
+) -> None:
+    rec, base = receiver
+    port = free_port()
+    settings = settings_for(tmp_path).model_copy(
+        update={
+            "port": port,
+            "ingest_token": SecretStr("s3cret"),
+            "ingest_metrics": ("others_d",),
+        }
+    )
+    clock = FakeClock()
+    store = await Store.open(settings.async_database_url)
+    await store.add_custom_rule(f"webhook:{base}/hook0", RuleSpec("others_d", ">", 8.0), clock(), 5)
+    await store.close()
+    stop = asyncio.Event()
+
+    def sources(*_args: object) -> Sequence[Source]:
+        return [ScriptedAsi(clock, [40])]
+
+    service = asyncio.create_task(run(settings, stop=stop, clock=clock, sources=sources))
+    url = f"http://127.0.0.1:{port}/ingest/others_d"
+    async with aiohttp.ClientSession() as session:
+        async with asyncio.timeout(10):
+            while True:
+                try:
+                    async with session.post(url, json={"value": 9, "token": "guess"}) as refused:
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.02)
+        assert refused.status == 401
+        # TradingView's alert JSON: the token in the body, the value as text.
+        pushes = [{"value": 7.5}, {"close": "8.6", "token": "s3cret"}]
+        async with session.post(url, json=pushes[0], headers={"X-Ingest-Token": "s3cret"}) as r:
+            assert r.status == 202
+        clock.advance(minutes=1)
+        async with session.post(url, json=pushes[1]) as r:
+            assert r.status == 202
+    await wait_for(lambda: len(rec.received) == 1)
+    stop.set()
+    await asyncio.wait_for(service, 10)
+    store = await Store.open(settings.async_database_url)
+    try:
+        history = await store.samples_since("others_d", clock() - timedelta(hours=1))
+    finally:
+        await store.close()
+    assert [value for _, value in history] == [7.5, 8.6]
