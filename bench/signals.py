@@ -12,8 +12,10 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -33,8 +35,13 @@ from signals.history import InMemoryPriceHistory
 from signals.market import MarketCoin
 from signals.sources.coingecko import CoinGeckoClient, CoinGeckoMarkets
 from signals.sources.coinpaprika import CoinPaprikaClient
+from signals.sources.exchange import ExchangePrices, make_exchange
+from signals.sources.farside import FarsideEtfFlows
+from signals.sources.fred import FredClient, FredLiquidity
+from signals.sources.futures import AltLongShort
 from signals.sources.yahoo import YahooClient, YahooIndices
 from signals.types import Sample, Source
+from tests.fakes.exchange import BINANCE_451, ExchangeServer
 from tests.fakes.feeds import (
     FeedServer,
     cg_coin,
@@ -42,6 +49,8 @@ from tests.fakes.feeds import (
     cg_global,
     yahoo_chart,
 )
+from tests.fakes.futures import FuturesServer
+from tests.fakes.macro import MacroServer, farside_page
 
 NOW = datetime(2024, 6, 30, 12, 0, tzinfo=UTC)
 COINS = 100
@@ -149,6 +158,59 @@ async def calls() -> None:
                 )
 
 
+def quick(exchange_id: str) -> Any:
+    # The bench counts calls; ccxt's own throttle would only add waiting.
+    return make_exchange(exchange_id, rate_limit=False)
+
+
+async def count(seen: Callable[[], int], source: Source, now: datetime) -> tuple[int, int]:
+    before = seen()
+    await source.fetch(now)
+    cold = seen() - before
+    before = seen()
+    await source.fetch(now + timedelta(minutes=5))
+    return cold, seen() - before
+
+
+async def new_source_calls() -> None:
+    """Count the calls of the sources issue 6 added, each against its own fake."""
+    async with ExchangeServer() as exchange, MacroServer() as macro:
+        exchange.eth_btc_days = [(NOW.date() - timedelta(days=n), 0.05) for n in range(60, -1, -1)]
+        rows: list[tuple[str, int, int]] = []
+        for chain in (("binance",), ("kraken",), ("binance", "kraken")):
+            if chain == ("binance", "kraken"):
+                exchange.refuse("binance", BINANCE_451)
+            prices = ExchangePrices(chain[0], chain[1:], api_url=exchange.url, factory=quick)
+            cold, warm = await count(lambda: len(exchange.seen), prices, NOW)
+            await prices.close()
+            label = " -> ".join(chain) + (" (451)" if len(chain) > 1 else "")
+            rows.append((f"prices: {label}", cold, warm))
+        weeks = [NOW.date() - timedelta(days=7 * n) for n in range(8, -1, -1)]
+        for series in ("WALCL", "WTREGEN", "RRPONTSYD"):
+            macro.fred[series] = [(d.isoformat(), "1000") for d in weeks]
+        macro.farside = farside_page(("IBIT",), [(f"{NOW:%d %b %Y}", ("10.0",), "10.0")])
+        async with aiohttp.ClientSession() as session:
+            fred = FredLiquidity(FredClient(session, macro.url))
+            rows.append(("net_liquidity (fred)", *await count(lambda: len(macro.seen), fred, NOW)))
+            farside = FarsideEtfFlows(session, macro.url)
+            flows = await count(lambda: len(macro.seen), farside, NOW)
+            rows.append(("btc_etf_flow (farside)", *flows))
+    forming = NOW.replace(minute=0, second=0, microsecond=0)
+    async with FuturesServer(forming) as futures:
+        bases = ["ETH", "SOL", "XRP", "BNB", "DOGE", "ADA", "AVAX", "LINK", "DOT", "TRX", "TON"]
+        futures.list_perpetuals(bases)
+        futures.ratios = {f"{b}USDT": 1.0 + i / 10 for i, b in enumerate(bases)}
+        ranking = AltLongShort(lambda: bases, api_url=futures.url, factory=quick)
+        rows.append(
+            ("alt_long_short (binance)", *await count(lambda: len(futures.seen), ranking, NOW))
+        )
+        await ranking.close()
+    for name, cold, warm in rows:
+        print(f"{name:32} {cold:>10} {warm:>13}")
+    print("alt_volume_ratio, altbtc_*       0 extra: the ASI's markets call and stored closes")
+    print("risk_on                          0: read from the store")
+
+
 def main() -> None:
     median, best, sample = asi_cpu()
     print(f"ASI over {COINS} coins x {DAYS} days of stored closes, {REPEATS} runs")
@@ -159,6 +221,7 @@ def main() -> None:
     print("HTTP calls per refresh against the in-process fake feeds:")
     asyncio.run(calls())
     print("  plus, once a day, one call per category in asi_exclusions.json (5 today)")
+    asyncio.run(new_source_calls())
 
 
 if __name__ == "__main__":
