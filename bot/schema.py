@@ -84,6 +84,15 @@ coin_closes = Table(
     Column("close", Float, nullable=False),
 )
 
+# One value per named series and UTC day (signals' DailySeries), e.g. the altcoins' 24 h volume.
+daily_series = Table(
+    "daily_series",
+    metadata,
+    Column("series", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("value", Float, nullable=False),
+)
+
 custom_rules = Table(
     "custom_rules",
     metadata,

@@ -41,6 +41,7 @@ from bot.schema import (
     UTCDateTime,
     coin_closes,
     custom_rules,
+    daily_series,
     deliveries,
     destinations,
     events,
@@ -605,6 +606,29 @@ class Store:
             set_={"close": stmt.excluded.close},  # type: ignore[attr-defined]
         )
         rows = [{"coin_id": coin_id, "day": day, "close": value} for day, value in closes.items()]
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt, rows)
+
+    # --- named daily series (signals' DailySeries) -----------------------------------------
+
+    async def daily_values(self, series: str, since: date) -> dict[date, float]:
+        """Return a series' stored values from `since` on."""
+        query = select(daily_series.c.day, daily_series.c.value).where(
+            daily_series.c.series == series, daily_series.c.day >= since
+        )
+        async with self.engine.connect() as conn:
+            return {row.day: row.value for row in await conn.execute(query)}
+
+    async def save_daily_values(self, series: str, values: Mapping[date, float]) -> None:
+        """Store a series' values, replacing any kept for the same day."""
+        if not values:
+            return
+        stmt = self.insert(daily_series)
+        stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
+            index_elements=["series", "day"],
+            set_={"value": stmt.excluded.value},  # type: ignore[attr-defined]
+        )
+        rows = [{"series": series, "day": day, "value": value} for day, value in values.items()]
         async with self.engine.begin() as conn:
             await conn.execute(stmt, rows)
 

@@ -18,15 +18,21 @@ that is not positive counts as missing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 
 from signals.asi import BITCOIN, UNIVERSE_SIZE, Exclusions, closes_frame, select_universe
-from signals.indicators import RSI_PERIOD, latest_valid, macd, rsi
+from signals.indicators import MACD_SIGNAL, MACD_SLOW, RSI_PERIOD, latest_valid, macd, rsi
 from signals.market import MarketCoin
+from signals.types import Sample, Stale
 
 BASE_LEVEL = 100.0
+MACD_METRIC = "altbtc_macd"
+RSI_METRIC = "altbtc_rsi"
+# Index days before each reading's first value: the MACD signal line, and RSI's first change.
+MACD_DAYS = MACD_SLOW + MACD_SIGNAL - 1
+RSI_DAYS = RSI_PERIOD + 1
 
 
 def universe_weights(
@@ -78,3 +84,51 @@ def altbtc_signals(index: pd.Series) -> tuple[float | None, float | None]:
         latest_valid(macd(index)["histogram"]),
         latest_valid(rsi(index, RSI_PERIOD)),
     )
+
+
+def altbtc_samples(index: pd.Series, source: str) -> dict[str, tuple[Sample, ...] | Stale]:
+    """Return each reading's daily samples (oldest first), or a warm-up notice while too short.
+
+    Keyed by metric: `altbtc_macd` (histogram) and `altbtc_rsi`; each sample is stamped 00:00 UTC
+    of its day and carries the index level (and the MACD and signal lines) in its detail.
+    """
+    lines = macd(index)
+    strength = rsi(index, RSI_PERIOD)
+    days = [_midnight(stamp) for stamp in pd.DatetimeIndex(index.index)]
+    levels = index.to_list()
+    macd_points = tuple(
+        Sample(
+            MACD_METRIC,
+            float(hist),
+            at,
+            source,
+            (("macd", f"{line:.6g}"), ("signal", f"{trigger:.6g}"), ("index", f"{level:.4f}")),
+        )
+        for at, hist, line, trigger, level in zip(
+            days,
+            lines["histogram"].to_list(),
+            lines["macd"].to_list(),
+            lines["signal"].to_list(),
+            levels,
+            strict=True,
+        )
+        if not pd.isna(hist)
+    )
+    rsi_points = tuple(
+        Sample(RSI_METRIC, float(value), at, source, (("index", f"{level:.4f}"),))
+        for at, value, level in zip(days, strength.to_list(), levels, strict=True)
+        if not pd.isna(value)
+    )
+    return {
+        MACD_METRIC: macd_points or _warming_up(MACD_METRIC, len(index), MACD_DAYS),
+        RSI_METRIC: rsi_points or _warming_up(RSI_METRIC, len(index), RSI_DAYS),
+    }
+
+
+def _warming_up(metric: str, have: int, need: int) -> Stale:
+    return Stale(metric, f"warming up: {have} of {need} days of alt/BTC history")
+
+
+def _midnight(stamp: pd.Timestamp) -> datetime:
+    day = stamp.date()
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)

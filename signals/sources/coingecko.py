@@ -1,4 +1,4 @@
-"""CoinGecko v3: the market ranking, global totals and daily history, and the ASI source on top.
+"""CoinGecko v3: the market ranking, global totals and daily history, and the sources on top.
 
 Keyless CoinGecko allows roughly 25-30 calls a minute per address; every call from one
 `CoinGeckoClient` goes through one pacer, so sources that share the client share the budget.
@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
 
 import aiohttp
 import pandas as pd
 
+from signals.altbtc import MACD_METRIC, RSI_METRIC, altbtc_index, altbtc_samples
 from signals.asi import (
     BITCOIN,
     MIN_HISTORY,
@@ -29,11 +31,14 @@ from signals.asi import (
     reference_day,
     select_universe,
 )
-from signals.history import PriceHistory
+from signals.history import MarketHistory
 from signals.http import DEFAULT_TIMEOUT, Clock, FeedClient, HttpRefused, Pacer, Sleep
 from signals.market import MarketCoin, MarketTotals
 from signals.payload import Payload, SkipLog, is_number
-from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceError
+from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceError, Stale
+from signals.volume import METRIC as VOLUME_METRIC
+from signals.volume import SERIES as VOLUME_SERIES
+from signals.volume import seed_volumes, universe_volume, volume_ratio, window
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +50,21 @@ DEMO_KEY_CALLS_PER_MINUTE = 30.0
 PAGE_SIZE = 250
 # The keyless API serves at most a year of daily history; a year also feeds later daily indicators.
 BACKFILL_DAYS = 365
+# Days of stored closes behind the alt/BTC index: MACD's 34-day warm-up with its EMAs settled.
+ALTBTC_DAYS = 200
 # Daily points are stamped 00:00 UTC: a price seen before 01:00 UTC still stands for the close
 # of the day before (a late stamp, a cached ranking); a later one is intraday, never a close.
 _CLOSE_WINDOW_END = time(1, 0)
+# Daily readings re-sent on every refresh, so one whose storing failed goes out again.
+_RESEND_DAYS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class DailyHistory:
+    """A coin's daily closes and daily 24 h volumes (USD), by the day they close."""
+
+    closes: Mapping[date, float]
+    volumes: Mapping[date, float]
 
 
 class CoinGeckoClient:
@@ -114,33 +131,45 @@ class CoinGeckoClient:
         return frozenset(entry["id"].text() for entry in body.items())
 
     async def daily_closes(self, coin_id: str, days: int = BACKFILL_DAYS) -> dict[date, float]:
-        """Return a coin's daily closes over the last `days` days from `/coins/{id}/market_chart`.
+        """Return a coin's daily closes over the last `days` days from `/coins/{id}/market_chart`."""
+        return dict((await self.daily_history(coin_id, days)).closes)
 
-        A point stamped at (or just after) 00:00 UTC on day D is the close of D - 1; the point
-        for the current instant is not a close and is dropped, as are null or non-positive prices.
+    async def daily_history(self, coin_id: str, days: int = BACKFILL_DAYS) -> DailyHistory:
+        """Return a coin's daily closes and volumes over the last `days` days, in one call.
+
+        Both come from `/coins/{id}/market_chart` (`prices` and `total_volumes`). A point stamped
+        at (or just after) 00:00 UTC on day D is the close of D - 1, and its volume the 24 h
+        volume of D - 1; the point for the current instant is neither and is dropped, as are null
+        or non-positive prices and null or negative volumes.
         """
         path = f"/coins/{coin_id}/market_chart"
         body = await self._get(path, {"vs_currency": "usd", "days": days, "interval": "daily"})
         closes: dict[date, float] = {}
-        # A year of points per coin: plain checks here, a Payload only to name a bad field.
-        for index, point in enumerate(body["prices"].array()):
-            if not isinstance(point, list) or len(point) != 2 or not is_number(point[0]):
-                raise BadPayload(PROVIDER, f"prices[{index}]", "expected [timestamp_ms, price]")
-            at = datetime.fromtimestamp(point[0] / 1000, UTC)
-            if at.time() >= _CLOSE_WINDOW_END:
-                continue
-            price = point[1]
+        for day, price in _daily_points(body, "prices"):
             if not is_number(price) or price <= 0:
                 self._skips.skip(
-                    f"{coin_id}@{at:%Y-%m-%d}",
+                    f"{coin_id}@{day + timedelta(days=1):%Y-%m-%d}",
                     "coingecko: skipped %s close at %s: %r",
                     coin_id,
-                    at.date(),
+                    day + timedelta(days=1),
                     price,
                 )
                 continue
-            closes[at.date() - timedelta(days=1)] = float(price)
-        return closes
+            closes[day] = float(price)
+        return DailyHistory(closes, self._daily_volumes(coin_id, body))
+
+    def _daily_volumes(self, coin_id: str, body: Payload) -> dict[date, float]:
+        # The volumes only feed `alt_volume_ratio`: a bad array must not cost the coin its closes.
+        if body.get("total_volumes") is None:
+            log.warning("coingecko: %s market_chart has no total_volumes", coin_id)
+            return {}
+        try:
+            points = _daily_points(body, "total_volumes")
+        except BadPayload as exc:
+            log.warning("coingecko: ignored %s volumes: %s", coin_id, exc.message)
+            return {}
+        # A day without volume is common for thin coins and not worth a log line each.
+        return {day: float(v) for day, v in points if is_number(v) and v >= 0}
 
     def _market_coin(self, entry: Payload) -> MarketCoin | None:
         coin_id = entry["id"].text()
@@ -169,6 +198,19 @@ class CoinGeckoClient:
         )
 
 
+def _daily_points(body: Payload, key: str) -> list[tuple[date, object]]:
+    """Return `body[key]`'s daily points as (day closed, raw value), dropping intraday points."""
+    points: list[tuple[date, object]] = []
+    # A year of points per coin: plain checks here, a Payload only to name a bad field.
+    for index, point in enumerate(body[key].array()):
+        if not isinstance(point, list) or len(point) != 2 or not is_number(point[0]):
+            raise BadPayload(PROVIDER, f"{key}[{index}]", "expected [timestamp_ms, value]")
+        at = datetime.fromtimestamp(point[0] / 1000, UTC)
+        if at.time() < _CLOSE_WINDOW_END:
+            points.append((at.date() - timedelta(days=1), point[1]))
+    return points
+
+
 def _markets_params(per_page: int) -> dict[str, str | int]:
     return {
         "vs_currency": "usd",
@@ -195,21 +237,29 @@ def _raise_status_error(body: Payload) -> None:
 
 
 class CoinGeckoMarkets:
-    """The `asi` source: one `/coins/markets` call per warm refresh, history only for newcomers.
+    """The `asi`, `altbtc_macd`, `altbtc_rsi` and `alt_volume_ratio` source.
 
-    Each refresh ranks the market (one call) and needs every universe coin's reference close
-    (see `signals.asi`). Those are read from the `PriceHistory` once per reference day and kept;
-    a coin whose reference close is not stored is back-filled from `/coins/{id}/market_chart`:
-    every coin on a cold start (paced by the client, progress logged), afterwards a coin new to
-    the top 50. Category membership costs one call per excluded category, once a day. Between
-    00:00 and 01:00 UTC the first refresh stores every ranked coin's price as the previous day's
-    close, so stored history keeps growing without history calls.
+    One `/coins/markets` call per warm refresh, history only for newcomers. Each refresh ranks
+    the market (one call) and needs every universe coin's reference close (see `signals.asi`).
+    Those are read from the `MarketHistory` once per reference day and kept; a coin whose
+    reference close is not stored is back-filled from `/coins/{id}/market_chart`: every coin on
+    a cold start (paced by the client, progress logged), afterwards a coin new to the top 50.
+    Category membership costs one call per excluded category, once a day. Between 00:00 and
+    01:00 UTC the first refresh stores every ranked coin's price as the previous day's close, so
+    stored history keeps growing without history calls.
+
+    The other metrics cost no call of their own. `altbtc_macd` and `altbtc_rsi` read the
+    universe's and Bitcoin's stored closes (`signals.altbtc`) once per day and universe; the
+    first time each is published, its earlier days go out as `FetchResult.history`, later
+    refreshes re-send the newest few days. `alt_volume_ratio` sums the universe's volumes from
+    the same ranking and keeps one sum per day (`signals.volume`); a back-fill's volumes seed
+    the past days. A failure in one of them marks it stale and leaves `asi` alone.
     """
 
     def __init__(
         self,
         client: CoinGeckoClient,
-        history: PriceHistory,
+        history: MarketHistory,
         *,
         name: str = PROVIDER,
         exclusions: Exclusions | None = None,
@@ -218,6 +268,7 @@ class CoinGeckoMarkets:
         backfill_days: int = BACKFILL_DAYS,
         category_ttl: timedelta = timedelta(days=1),
         category_retry: timedelta = timedelta(hours=1),
+        altbtc_days: int = ALTBTC_DAYS,
     ) -> None:
         self.name = name
         self._client = client
@@ -236,14 +287,29 @@ class CoinGeckoMarkets:
         self._refs: dict[str, float | None] = {}
         self._attempted: dict[str, date] = {}
         self._first_close: dict[str, date] = {}
+        self._universe: tuple[MarketCoin, ...] = ()
+        self._altbtc_days = altbtc_days
+        self._altbtc_day: date | None = None
+        # Per universe, so a coin swapping places with the 50th and back costs no second read.
+        self._altbtc: dict[frozenset[str], dict[str, tuple[Sample, ...] | Stale]] = {}
+        self._published: set[str] = set()
+        self._volume_day: date | None = None
+        self._past_volumes: dict[date, float] = {}
+        # Volumes from back-fills not yet turned into daily sums: kept across a cut-short one.
+        self._fetched_volumes: dict[str, dict[date, float]] = {}
+        self._failing: set[str] = set()
 
     @property
     def latest_markets(self) -> tuple[MarketCoin, ...]:
         """Return the ranking from the last `/coins/markets` answer (for volume metrics)."""
         return self._markets
 
+    def alt_symbols(self) -> tuple[str, ...]:
+        """Return the current ASI universe's symbols, upper-case, largest market cap first."""
+        return tuple(coin.symbol.upper() for coin in self._universe)
+
     async def fetch(self, now: datetime) -> FetchResult:
-        """Refresh the ranking and publish `asi`, or mark it stale with the reason."""
+        """Refresh the ranking and publish every metric, or mark each stale with the reason."""
         members = await self._category_members(now)
         coins = await self._client.markets()
         by_id = {coin.id: coin for coin in coins}
@@ -251,17 +317,94 @@ class CoinGeckoMarkets:
             raise BadPayload(PROVIDER, "bitcoin.current_price", "bitcoin missing or unpriced")
         self._markets = coins
         await self._save_midnight_closes(coins, now)
-        universe = [
-            coin.id
-            for coin in select_universe(coins, self._exclusions, members, self._universe_size)
-        ]
+        self._universe = select_universe(coins, self._exclusions, members, self._universe_size)
+        universe = [coin.id for coin in self._universe]
         references = await self._references([BITCOIN, *universe], now)
         prices = {coin: by_id[coin].price for coin in (BITCOIN, *universe)}
         reading = altcoin_season(prices, references, universe, self._min_history)
         outcome = publish(reading, now, PROVIDER, {coin.id: coin.symbol for coin in coins})
-        if isinstance(outcome, Sample):
-            return FetchResult(samples=(outcome,))
-        return FetchResult(stale=(outcome,))
+        asi = FetchResult(samples=(outcome,)) if isinstance(outcome, Sample) else _stale(outcome)
+        caps = {coin.id: coin.market_cap for coin in self._universe}
+        altbtc = await self._guarded((MACD_METRIC, RSI_METRIC), self._altbtc_readings(caps, now))
+        volume = await self._guarded((VOLUME_METRIC,), self._volume_ratio(caps, now))
+        return FetchResult(
+            samples=asi.samples + altbtc.samples + volume.samples,
+            stale=asi.stale + altbtc.stale + volume.stale,
+            history=tuple(sorted(altbtc.history, key=lambda sample: sample.at)),
+        )
+
+    async def _guarded(self, metrics: Sequence[str], step: Awaitable[FetchResult]) -> FetchResult:
+        """Await one derived metric's step; a failure marks its metrics stale, sparing `asi`."""
+        key = metrics[0]
+        try:
+            result = await step
+        except Exception as exc:
+            # Logged in full once; while it keeps failing (the store is down) the stale says why.
+            if key not in self._failing:
+                log.warning("coingecko: %s failed", ", ".join(metrics), exc_info=exc)
+            self._failing.add(key)
+            reason = f"failed: {type(exc).__name__}: {exc}"
+            return FetchResult(stale=tuple(Stale(metric, reason) for metric in metrics))
+        self._failing.discard(key)
+        return result
+
+    async def _altbtc_readings(self, caps: Mapping[str, float], now: datetime) -> FetchResult:
+        last_day = now.astimezone(UTC).date() - timedelta(days=1)
+        if last_day != self._altbtc_day:
+            self._altbtc_day, self._altbtc = last_day, {}
+        universe = frozenset(caps)
+        readings = self._altbtc.get(universe)
+        if readings is None:
+            since = last_day - timedelta(days=self._altbtc_days - 1)
+            closes: dict[str, dict[date, float]] = {}
+            for coin in (BITCOIN, *caps):
+                stored = await self._history.closes(coin, since)
+                # Completed closes only: a still-forming day must never become an index day.
+                closes[coin] = {day: close for day, close in stored.items() if day <= last_day}
+            readings = altbtc_samples(altbtc_index(closes, caps), PROVIDER)
+            self._altbtc[universe] = readings
+        return self._emit(readings)
+
+    def _emit(self, readings: Mapping[str, tuple[Sample, ...] | Stale]) -> FetchResult:
+        samples: list[Sample] = []
+        stale: list[Stale] = []
+        history: list[Sample] = []
+        for metric, outcome in readings.items():
+            if isinstance(outcome, Stale):
+                stale.append(outcome)
+            elif metric in self._published:
+                samples.extend(outcome[-_RESEND_DAYS:])
+            else:
+                history.extend(outcome[:-1])
+                samples.append(outcome[-1])
+                self._published.add(metric)
+        return FetchResult(tuple(samples), tuple(stale), tuple(history))
+
+    async def _volume_ratio(self, caps: Mapping[str, float], now: datetime) -> FetchResult:
+        today = now.astimezone(UTC).date()
+        if self._volume_day != today:
+            stored = await self._history.daily_values(VOLUME_SERIES, window(today)[0])
+            self._past_volumes = {day: value for day, value in stored.items() if day < today}
+            self._volume_day = today
+        if self._fetched_volumes:
+            await self._seed_volumes(caps, today)
+        reading = universe_volume(self._universe)
+        if not reading.usable:
+            reason = f"24 h volume known for only {reading.coverage:.0%} of the alts' market cap"
+            return _stale(Stale(VOLUME_METRIC, reason))
+        await self._history.save_daily_values(VOLUME_SERIES, {today: reading.total})
+        outcome = volume_ratio(reading.total, self._past_volumes, now, PROVIDER)
+        return FetchResult(samples=(outcome,)) if isinstance(outcome, Sample) else _stale(outcome)
+
+    async def _seed_volumes(self, caps: Mapping[str, float], today: date) -> None:
+        sums = seed_volumes(self._fetched_volumes, caps, window(today))
+        # A day already stored keeps its reading: a live last reading beats a reconstruction.
+        fresh = {day: total for day, total in sums.items() if day not in self._past_volumes}
+        if fresh:
+            await self._history.save_daily_values(VOLUME_SERIES, fresh)
+            self._past_volumes.update(fresh)
+            log.info("alt volume: stored %d past days of sums from fetched history", len(fresh))
+        self._fetched_volumes = {}
 
     async def _references(self, coins: Sequence[str], now: datetime) -> pd.Series:
         ref_day = reference_day(now)
@@ -302,17 +445,22 @@ class CoinGeckoMarkets:
             60 / pacer.interval,
         )
         fetched: dict[str, dict[date, float]] = {}
+        oldest_volume = window(today)[0]
         for done, coin in enumerate(coins, start=1):
             try:
-                closes = await self._client.daily_closes(coin, self._backfill_days)
+                daily = await self._client.daily_history(coin, self._backfill_days)
             except (BadPayload, HttpRefused) as exc:
                 # One coin the provider cannot serve costs the index one coin, not the refresh.
                 log.warning("asi back-fill: no history for %s: %s", coin, exc.message)
                 self._attempted[coin] = today
                 continue
             self._attempted[coin] = today
+            closes = dict(daily.closes)
             # Saved at once, so a back-fill cut short by an error resumes where it stopped.
             await self._history.save_closes(coin, closes)
+            self._fetched_volumes[coin] = {
+                day: volume for day, volume in daily.volumes.items() if day >= oldest_volume
+            }
             self._first_close[coin] = min(closes, default=today)
             fetched[coin] = closes
             if done % 10 == 0 or done == len(coins):
@@ -359,3 +507,7 @@ def _references_in(
         value = found.get(coin)
         result[coin] = None if value is None or pd.isna(value) else float(value)
     return result
+
+
+def _stale(notice: Stale) -> FetchResult:
+    return FetchResult(stale=(notice,))

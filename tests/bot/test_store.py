@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+
+import bot.store
 from bot.alerts import AlertEngine
 from bot.engine import RuleState
 from bot.rules import RuleDefaults, RuleSpec
+from bot.schema import metadata
 from bot.store import ALL_BUILTINS, Sent, Store
 from signals.types import FetchResult, Sample, Stale
 from tests.bot.conftest import FakeClock
@@ -62,6 +71,56 @@ async def test_coin_closes_round_trip(store: Store) -> None:
     await store.save_closes("solana", {date(2026, 1, 2): 102.0})
     assert await store.closes("solana", date(2026, 1, 2)) == {date(2026, 1, 2): 102.0}
     assert await store.closes("cardano", date(2026, 1, 1)) == {}
+
+
+async def test_daily_series_round_trip(store: Store) -> None:
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(3)]
+    await store.save_daily_values("alt_volume_usd", {day: 1.0e10 + n for n, day in enumerate(days)})
+    # A later reading of the same day replaces it; another series is kept apart.
+    await store.save_daily_values("alt_volume_usd", {days[2]: 3.5e10})
+    await store.save_daily_values("other", {days[2]: 7.0})
+    await store.save_daily_values("other", {})
+    assert await store.daily_values("alt_volume_usd", days[1]) == {
+        days[1]: 1.0e10 + 1,
+        days[2]: 3.5e10,
+    }
+    assert await store.daily_values("other", days[0]) == {days[2]: 7.0}
+    assert await store.daily_values("missing", days[0]) == {}
+
+
+def _migrate(conn: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(Path(bot.store.__file__).with_name("migrations")))
+    config.attributes["connection"] = conn
+    command.downgrade(config, revision)
+
+
+async def test_a_database_at_0001_gains_the_daily_series_when_opened(store_url: str) -> None:
+    first = await Store.open(store_url)
+    try:
+        await first.save_closes("solana", {date(2026, 1, 1): 100.0})
+        async with first.engine.begin() as conn:
+            await conn.run_sync(_migrate, "0001")
+            assert not await conn.run_sync(lambda c: inspect(c).has_table("daily_series"))
+    finally:
+        await first.close()
+    reopened = await Store.open(store_url)
+    try:
+        await reopened.save_daily_values("alt_volume_usd", {date(2026, 1, 1): 2.0e10})
+        assert await reopened.daily_values("alt_volume_usd", date(2026, 1, 1)) == {
+            date(2026, 1, 1): 2.0e10
+        }
+        assert await reopened.closes("solana", date(2026, 1, 1)) == {date(2026, 1, 1): 100.0}
+    finally:
+        await reopened.close()
+
+
+async def test_migrations_build_the_schema_the_code_declares(store: Store) -> None:
+    def differences(conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+    async with store.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
 
 
 async def test_custom_rules_subscriptions_and_limits(store: Store, clock: FakeClock) -> None:

@@ -1,7 +1,7 @@
 """A local fake of CoinGecko v3, CoinPaprika v1 and Yahoo's v8 chart API, scriptable per test.
 
-Set the wire-format data a test needs (`markets`, `categories`, `charts`, `coingecko_global`,
-`paprika_global`, `paprika_tickers`, `yahoo`), or queue exact replies for a path (an error, an
+Set the wire-format data a test needs (`markets`, `categories`, `charts`, `chart_volumes`,
+`coingecko_global`, `paprika_global`, `paprika_tickers`, `yahoo`), or queue exact replies for a path (an error, an
 HTML page, a truncated body, a hang); queued replies go out first, in order. Every request is
 recorded in `seen`, so a test can count calls per path and check query and headers.
 """
@@ -101,6 +101,8 @@ class FeedServer(LocalServer):
         self.markets: list[JsonObject] = []
         self.categories: dict[str, list[str]] = {}
         self.charts: dict[str, list[list[float | None]]] = {}
+        # A coin's `total_volumes`; without an entry, 1e8 at every price point.
+        self.chart_volumes: dict[str, list[list[float | None]]] = {}
         self.coingecko_global: JsonObject | None = None
         self.paprika_global: JsonObject | None = None
         self.paprika_tickers: dict[str, JsonObject] = {}
@@ -184,11 +186,15 @@ class FeedServer(LocalServer):
         if rest != "market_chart" or coin_id not in self.charts:
             return Reply(404, {"error": "coin not found"})
         prices = self.charts[coin_id]
+        volumes = self.chart_volumes.get(coin_id) or [[stamp, 1.0e8] for stamp, _ in prices]
+        # The real body: three parallel [timestamp_ms, value] arrays, caps as price x supply.
         return Reply(
             body={
                 "prices": prices,
-                "market_caps": [[stamp, 1.0e9] for stamp, _ in prices],
-                "total_volumes": [[stamp, 1.0e8] for stamp, _ in prices],
+                "market_caps": [
+                    [stamp, None if price is None else price * 1.0e7] for stamp, price in prices
+                ],
+                "total_volumes": volumes,
             }
         )
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pandas as pd
 import pytest
 
-from signals.altbtc import altbtc_index, altbtc_signals, universe_weights
+from signals.altbtc import altbtc_index, altbtc_samples, altbtc_signals, universe_weights
 from signals.asi import load_exclusions
+from signals.indicators import macd, rsi
+from signals.types import Stale
 from tests.signals import scenario
 
 D0 = date(2024, 5, 1)
@@ -153,3 +155,39 @@ def test_signals_turn_down_with_the_index() -> None:
     assert hist < 0
     assert strength is not None
     assert strength < 50
+
+
+def test_samples_are_stamped_at_midnight_of_each_day_with_a_reading() -> None:
+    index = daily([100.0 + i for i in range(30)] + [129.0 - 3.0 * i for i in range(1, 11)])
+    readings = altbtc_samples(index, "coingecko")
+    hist = macd(index)["histogram"]
+    strength = rsi(index)
+    points = readings["altbtc_macd"]
+    assert isinstance(points, tuple)
+    # 40 days: MACD from day 34 on (7 readings), RSI from day 15 on (26 readings).
+    assert len(points) == 7
+    assert points[0].at == datetime(2024, 2, 3, tzinfo=UTC)
+    assert points[-1].at == datetime(2024, 2, 9, tzinfo=UTC)
+    assert [p.value for p in points] == hist.dropna().tolist()
+    assert all(p.source == "coingecko" and p.metric == "altbtc_macd" for p in points)
+    assert dict(points[-1].detail)["index"] == "99.0000"  # 129 - 3 * 10
+    rsi_points = readings["altbtc_rsi"]
+    assert isinstance(rsi_points, tuple)
+    assert len(rsi_points) == 26
+    assert rsi_points[0].at == datetime(2024, 1, 15, tzinfo=UTC)
+    assert [p.value for p in rsi_points] == strength.dropna().tolist()
+
+
+def test_samples_warm_up_with_the_days_counted() -> None:
+    assert altbtc_samples(daily([100.0] * 14), "coingecko") == {
+        "altbtc_macd": Stale("altbtc_macd", "warming up: 14 of 34 days of alt/BTC history"),
+        "altbtc_rsi": Stale("altbtc_rsi", "warming up: 14 of 15 days of alt/BTC history"),
+    }
+    readings = altbtc_samples(daily([100.0] * 33), "coingecko")
+    assert readings["altbtc_macd"] == Stale(
+        "altbtc_macd", "warming up: 33 of 34 days of alt/BTC history"
+    )
+    assert isinstance(readings["altbtc_rsi"], tuple)
+    readings = altbtc_samples(daily([100.0] * 34), "coingecko")
+    assert isinstance(readings["altbtc_macd"], tuple)
+    assert len(readings["altbtc_macd"]) == 1
