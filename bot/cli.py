@@ -128,10 +128,17 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
         async with aiohttp.ClientSession() as session:
             everything = default_sources(settings, session, store)
             sources = [s for s in everything if not isinstance(s, RegimeSource)]
+            # The long/short source ranks alts by the markets call: it goes once that answered.
+            later = [s for s in sources if s.name == "futures"]
+            first = [s for s in sources if s not in later]
             try:
                 results = await asyncio.gather(
-                    *(source.fetch(utcnow()) for source in sources), return_exceptions=True
+                    *(source.fetch(utcnow()) for source in first), return_exceptions=True
                 )
+                results += await asyncio.gather(
+                    *(source.fetch(utcnow()) for source in later), return_exceptions=True
+                )
+                sources = first + later
             finally:
                 await close_sources(everything)
         states = await store.rule_states()
@@ -143,7 +150,8 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
     answered = 0
     for source, result in zip(sources, results, strict=True):
         if isinstance(result, FetchResult):
-            answered += 1
+            # A source that only says why it has nothing (waiting, a bot wall) gave no number.
+            answered += bool(result.samples)
             for sample in result.samples:
                 metrics[sample.metric] = {
                     "value": sample.value,

@@ -15,6 +15,7 @@ from signals.sources.coinpaprika import CoinPaprikaClient
 from signals.sources.exchange import ExchangePrices
 from signals.sources.farside import FarsideEtfFlows
 from signals.sources.fred import FredClient, FredLiquidity
+from signals.sources.futures import AltLongShort
 from signals.sources.yahoo import YahooClient, YahooIndices
 from signals.types import Source
 
@@ -22,7 +23,7 @@ from signals.types import Source
 def build_sources(
     settings: Settings, session: aiohttp.ClientSession, store: Store
 ) -> Sequence[Source]:
-    """Return every network source: CoinGecko markets, dominance, indices, prices, macro."""
+    """Return every network source: CoinGecko markets, dominance, indices, prices, macro, futures."""
     key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else None
     # Both CoinGecko sources share one client, so they share one pacer and one rate budget.
     coingecko = CoinGeckoClient(
@@ -55,4 +56,6 @@ def build_sources(
         prices,
         FredLiquidity(FredClient(session, settings.fred_api_url), name="fred"),
         FarsideEtfFlows(session, settings.farside_api_url, name="farside"),
+        # The ten largest alts are the ASI's universe, ranked by the markets call it already makes.
+        AltLongShort(markets.alt_symbols, api_url=settings.futures_api_url, name="futures"),
     )

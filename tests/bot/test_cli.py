@@ -15,6 +15,7 @@ import pytest
 from bot.store import Store
 from tests.fakes.exchange import ExchangeServer
 from tests.fakes.feeds import FeedServer, cg_global, yahoo_chart
+from tests.fakes.futures import FuturesServer
 from tests.fakes.macro import MacroServer, farside_page
 from tests.signals import scenario
 
@@ -111,8 +112,18 @@ def script_macro(macro: MacroServer, exchange: ExchangeServer, now: datetime) ->
 
 async def test_status_json_reports_every_metric_with_value_time_and_source(tmp_path: Path) -> None:
     now = datetime.now(UTC)
-    async with FeedServer() as feeds, MacroServer() as macro, ExchangeServer() as exchange:
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    async with (
+        FeedServer() as feeds,
+        MacroServer() as macro,
+        ExchangeServer() as exchange,
+        FuturesServer(forming=hour) as futures,
+    ):
         scenario.install(feeds, now)
+        # The ten largest alts of the scenario, ALT01..ALT10, at ratios 0.5, 0.6, ... 1.4.
+        bases = [f"ALT{i:02d}" for i in range(1, 12)]
+        futures.list_perpetuals(bases)
+        futures.ratios = {f"{b}USDT": 0.4 + i / 10 for i, b in enumerate(bases, start=1)}
         feeds.coingecko_global = cg_global(2.5e12, 57.5, 12.0, now)
         script_indices(feeds, now)
         script_macro(macro, exchange, now)
@@ -122,6 +133,7 @@ async def test_status_json_reports_every_metric_with_value_time_and_source(tmp_p
             FRED_API_URL=macro.url,
             FARSIDE_API_URL=macro.url,
             EXCHANGE_API_URL=exchange.url,
+            FUTURES_API_URL=futures.url,
         )
         code, out, err = await cli(env, tmp_path, "status", "--json")
     assert code == 0, err
@@ -150,6 +162,8 @@ async def test_status_json_reports_every_metric_with_value_time_and_source(tmp_p
     assert metrics["net_liquidity_4w"]["value"] == pytest.approx(40.0)
     assert metrics["btc_etf_flow"]["value"] == 15.0
     assert metrics["btc_etf_streak"]["value"] == 2.0
+    assert metrics["alt_long_short"]["value"] == pytest.approx(0.95)  # (0.9 + 1.0) / 2
+    assert metrics["alt_long_short"]["source"] == "binance-futures"
     for metric in ("asi", "btc_dominance", "total2", "total3", "rut", "rut_spx_streak"):
         row = metrics[metric]
         assert row["source"] in ("coingecko", "yahoo")
@@ -182,6 +196,10 @@ async def test_status_exits_non_zero_only_when_no_source_answers(tmp_path: Path)
         "fred",
         "farside",
     }
+    # Without the CoinGecko ranking the long/short source has no alts to ask about.
+    assert json.loads(out)["metrics"]["alt_long_short"]["stale"] == (
+        "waiting for the market-cap ranking"
+    )
     async with FeedServer() as feeds:
         feeds.coingecko_global = cg_global(2.5e12, 57.5, 12.0, datetime.now(UTC))
         code, out, _ = await cli(cli_env(tmp_path, feeds), tmp_path, "status")
