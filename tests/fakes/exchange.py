@@ -66,7 +66,7 @@ class ExchangeServer(LocalServer):
         """Count requests whose path starts with `prefix`."""
         return sum(1 for seen in self.seen if seen.path.startswith(prefix))
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
         self.seen.append(Seen(request.path, dict(request.query), dict(request.headers)))
         exchange_id = "binance" if request.path.startswith("/api/") else "kraken"
         queued = self._queues.get(request.path)
@@ -76,12 +76,7 @@ class ExchangeServer(LocalServer):
             reply = self.refusals[exchange_id]
         else:
             reply = self._route(request)
-        return web.Response(
-            status=reply.status,
-            body=reply.payload(),
-            content_type=reply.content_type,
-            headers=dict(reply.headers),
-        )
+        return await self._send(request, reply)
 
     def _route(self, request: web.Request) -> Reply:
         routes = {

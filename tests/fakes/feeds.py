@@ -92,6 +92,27 @@ class LocalServer:
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         raise NotImplementedError
 
+    async def _send(self, request: web.Request, reply: Reply) -> web.StreamResponse:
+        if reply.hang:
+            await self._release.wait()
+        data = reply.payload()
+        if reply.truncate is None:
+            return web.Response(
+                status=reply.status,
+                body=data,
+                content_type=reply.content_type,
+                headers=dict(reply.headers),
+            )
+        response = web.StreamResponse(status=reply.status, headers=dict(reply.headers))
+        response.content_type = reply.content_type
+        response.content_length = len(data)
+        await response.prepare(request)
+        await response.write(data[: reply.truncate])
+        # Drop the connection mid-body, as a proxy that gives up does.
+        if request.transport is not None:
+            request.transport.close()
+        return response
+
 
 class FeedServer(LocalServer):
     """An aiohttp app on 127.0.0.1 (ephemeral port) speaking the three providers' wire formats."""
@@ -141,27 +162,6 @@ class FeedServer(LocalServer):
             ("/v1/tickers/", self._paprika_ticker),
             ("/v8/finance/chart/", self._yahoo_chart),
         )
-
-    async def _send(self, request: web.Request, reply: Reply) -> web.StreamResponse:
-        if reply.hang:
-            await self._release.wait()
-        data = reply.payload()
-        if reply.truncate is None:
-            return web.Response(
-                status=reply.status,
-                body=data,
-                content_type=reply.content_type,
-                headers=dict(reply.headers),
-            )
-        response = web.StreamResponse(status=reply.status, headers=dict(reply.headers))
-        response.content_type = reply.content_type
-        response.content_length = len(data)
-        await response.prepare(request)
-        await response.write(data[: reply.truncate])
-        # Drop the connection mid-body, as a proxy that gives up does.
-        if request.transport is not None:
-            request.transport.close()
-        return response
 
     def _coingecko_global(self, request: web.Request, _: str) -> Reply:
         if self.coingecko_global is None:

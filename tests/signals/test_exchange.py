@@ -240,6 +240,33 @@ async def test_html_page_instead_of_json_is_bad_payload(fake: ExchangeServer, ma
     assert caught.value.source == "binance"
 
 
+async def test_truncated_json_is_bad_payload(fake: ExchangeServer, make: Make) -> None:
+    body = b'[[1719532800000,"0.05000000","0.05000000","0.05'
+    fake.queue("/api/v3/klines", Reply(200, raw=body))
+
+    with pytest.raises(BadPayload) as caught:
+        await make("binance").fetch(NOW)
+
+    assert caught.value.source == "binance"
+
+
+async def test_no_answer_within_the_timeout_is_unavailable_and_kraken_answers(
+    fake: ExchangeServer, make: Make
+) -> None:
+    def impatient(exchange_id: str) -> Any:
+        exchange = quick_exchange(exchange_id)
+        exchange.timeout = 300  # milliseconds, as ccxt counts them
+        return exchange
+
+    fake.queue("/api/v3/exchangeInfo", Reply(hang=True))
+    with pytest.raises(SourceUnavailable, match="RequestTimeout"):
+        await make("binance", factory=impatient).fetch(NOW)
+
+    fake.queue("/api/v3/exchangeInfo", Reply(hang=True))
+    result = await make("binance", ("kraken",), factory=impatient).fetch(NOW)
+    assert {s.source for s in result.samples} == {"kraken"}
+
+
 def test_unknown_exchange_id_is_refused_at_construction() -> None:
     with pytest.raises(ValueError, match="nosuchexchange"):
         ExchangePrices("nosuchexchange", ())
