@@ -13,7 +13,14 @@ import aiohttp
 
 from bot.app import close_sources, configure_logging, default_sources, rule_defaults, run, utcnow
 from bot.destinations import BadDestination, Destination
-from bot.regime import HISTORY_WINDOW, Regime, RegimeSource, assess, reference_point
+from bot.regime import (
+    HISTORY_WINDOW,
+    VERDICT_MARKS,
+    Regime,
+    RegimeSource,
+    assess,
+    reference_point,
+)
 from bot.regime import METRIC as REGIME_METRIC
 from bot.regime import SOURCE as REGIME_SOURCE
 from bot.rules import builtin_rules
@@ -185,7 +192,10 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
                 if isinstance(value, float)
                 else f"stale: {row.get('stale')}"
             )
-            print(f"{metric:<18} {shown:<24} {row.get('source', '')} {row.get('at', '')}")
+            print(f"{metric:<24} {shown:<24} {row.get('source', '')} {row.get('at', '')}")
+        if regime.known:
+            for reading in regime.readings:
+                print(f"  {VERDICT_MARKS[reading.verdict]} {reading.label}: {reading.note}")
         for rule_id, rule_row in rules.items():
             print(f"rule {rule_id:<24} {rule_row['state']}")
         for name, error in errors.items():
