@@ -586,49 +586,41 @@ class Store:
                 )
             )
 
-    # --- coin history (signals' PriceHistory) ----------------------------------------------
+    # --- coin history (signals' PriceHistory) and named daily series (DailySeries) ----------
 
     async def closes(self, coin_id: str, since: date) -> dict[date, float]:
         """Return a coin's stored daily closes from `since` on."""
-        query = select(coin_closes.c.day, coin_closes.c.close).where(
-            coin_closes.c.coin_id == coin_id, coin_closes.c.day >= since
-        )
-        async with self.engine.connect() as conn:
-            return {row.day: row.close for row in await conn.execute(query)}
+        return await self._days(coin_closes.c.coin_id, coin_closes.c.close, coin_id, since)
 
     async def save_closes(self, coin_id: str, closes: Mapping[date, float]) -> None:
         """Store a coin's daily closes, replacing any kept for the same day."""
-        if not closes:
-            return
-        stmt = self.insert(coin_closes)
-        stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=["coin_id", "day"],
-            set_={"close": stmt.excluded.close},  # type: ignore[attr-defined]
-        )
-        rows = [{"coin_id": coin_id, "day": day, "close": value} for day, value in closes.items()]
-        async with self.engine.begin() as conn:
-            await conn.execute(stmt, rows)
-
-    # --- named daily series (signals' DailySeries) -----------------------------------------
+        await self._save_days(coin_closes.c.coin_id, coin_closes.c.close, coin_id, closes)
 
     async def daily_values(self, series: str, since: date) -> dict[date, float]:
         """Return a series' stored values from `since` on."""
-        query = select(daily_series.c.day, daily_series.c.value).where(
-            daily_series.c.series == series, daily_series.c.day >= since
-        )
-        async with self.engine.connect() as conn:
-            return {row.day: row.value for row in await conn.execute(query)}
+        return await self._days(daily_series.c.series, daily_series.c.value, series, since)
 
     async def save_daily_values(self, series: str, values: Mapping[date, float]) -> None:
         """Store a series' values, replacing any kept for the same day."""
+        await self._save_days(daily_series.c.series, daily_series.c.value, series, values)
+
+    async def _days(self, key: Any, value: Any, name: str, since: date) -> dict[date, float]:
+        table = key.table
+        query = select(table.c.day, value).where(key == name, table.c.day >= since)
+        async with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in await conn.execute(query)}
+
+    async def _save_days(
+        self, key: Any, value: Any, name: str, values: Mapping[date, float]
+    ) -> None:
         if not values:
             return
-        stmt = self.insert(daily_series)
+        stmt = self.insert(key.table)
         stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
-            index_elements=["series", "day"],
-            set_={"value": stmt.excluded.value},  # type: ignore[attr-defined]
+            index_elements=[key.name, "day"],
+            set_={value.name: stmt.excluded[value.name]},  # type: ignore[attr-defined]
         )
-        rows = [{"series": series, "day": day, "value": value} for day, value in values.items()]
+        rows = [{key.name: name, "day": day, value.name: v} for day, v in values.items()]
         async with self.engine.begin() as conn:
             await conn.execute(stmt, rows)
 

@@ -29,15 +29,6 @@ OLDER_RATIO = 0.0123
 # Binance's delivery date for perpetual contracts: 2100-12-25.
 PERPETUAL_DELIVERY = 4133404800000
 INVALID_SYMBOL = Reply(400, {"code": -1121, "msg": "Invalid symbol."})
-BINANCE_451 = Reply(
-    451,
-    {
-        "code": 0,
-        "msg": "Service unavailable from a restricted location according to 'b. Eligibility' in "
-        "https://www.binance.com/en/terms. Please contact customer service if you believe you "
-        "received this message in error.",
-    },
-)
 
 
 def contract(

@@ -17,9 +17,9 @@ from signals.sources.futures import (
     pick_perpetuals,
 )
 from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceUnavailable
+from tests.fakes.exchange import BINANCE_451
 from tests.fakes.feeds import Reply
 from tests.fakes.futures import (
-    BINANCE_451,
     EXCHANGE_INFO,
     LONG_SHORT,
     FuturesServer,
