@@ -9,7 +9,7 @@ import signal
 import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -25,6 +25,7 @@ from bot.settings import Settings
 from bot.store import Store
 from signals.types import FetchResult, Sample, Source
 from tests.bot.conftest import FakeClock
+from tests.fakes.exchange import ExchangeServer
 
 
 @dataclass
@@ -230,3 +231,39 @@ async def test_a_pushed_value_drives_a_custom_alert_and_a_wrong_token_stores_not
     finally:
         await store.close()
     assert [value for _, value in history] == [7.5, 8.6]
+
+
+async def test_an_exchange_price_crossing_reaches_a_webhook_once_through_the_live_sources(
+    tmp_path: Path, receiver: tuple[Receiver, str]
+) -> None:
+    rec, base = receiver
+    closed = "http://127.0.0.1:9"
+    # The fake's tickers close at 2024-06-30 12:00 UTC; the service's clock stands there.
+    clock = FakeClock(datetime(2024, 6, 30, 12, 0, tzinfo=UTC))
+    async with ExchangeServer() as exchange:
+        exchange.prices["binance"]["BTCUSDT"] = 95_000.0
+        settings = settings_for(tmp_path).model_copy(
+            update={
+                "port": free_port(),
+                "exchange_api_url": exchange.url,
+                # Every other feed answers from a closed port: nothing leaves the host.
+                **{
+                    f"{name}_api_url": closed
+                    for name in ("coingecko", "coinpaprika", "yahoo", "fred", "farside", "futures")
+                },
+            }
+        )
+        store = await Store.open(settings.async_database_url)
+        await store.subscribe(f"webhook:{base}/hook0", ["btc-100k"], clock())
+        await store.close()
+        stop = asyncio.Event()
+        service = asyncio.create_task(run(settings, stop=stop, clock=clock))
+        await wait_for(lambda: exchange.calls("/api/v3/ticker/24hr") >= 2)
+        exchange.prices["binance"]["BTCUSDT"] = 105_000.0
+        await wait_for(lambda: len(rec.received) == 1)
+        # Later polls of the same price hold the rule: nothing more goes out.
+        polled = exchange.calls("/api/v3/ticker/24hr")
+        await wait_for(lambda: exchange.calls("/api/v3/ticker/24hr") >= polled + 3)
+        stop.set()
+        await asyncio.wait_for(service, 10)
+    assert [path for path, _ in rec.received] == ["/hook0"]
