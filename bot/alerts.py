@@ -143,7 +143,7 @@ class AlertEngine:
                     changed[rule.id] = outcome.state
                 transition = outcome.transition
                 if transition is not None:
-                    text = alert_text(rule, transition, sample.source)
+                    text = alert_text(rule, transition, sample.source, sample.detail)
                     decided.append(
                         NewEvent(
                             rule,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from bot.engine import Transition
+from bot.regime import METRIC as REGIME_METRIC
+from bot.regime import VERDICT_MARKS, from_detail
 from bot.rules import Rule
 from signals.metrics import metric_info
 
@@ -14,7 +17,9 @@ def when(at: datetime) -> str:
     return at.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def alert_text(rule: Rule, transition: Transition, source: str) -> str:
+def alert_text(
+    rule: Rule, transition: Transition, source: str, detail: Sequence[tuple[str, str]] = ()
+) -> str:
     """Word an alert: what happened, the value against the threshold, the change, source and time."""
     info = metric_info(rule.metric)
     head = "🔔" if transition.kind == "firing" else "✅ Resolved:"
@@ -26,7 +31,12 @@ def alert_text(rule: Rule, transition: Transition, source: str) -> str:
     if transition.previous is not None and rule.op != "new high":
         change = transition.value - transition.previous
         parts.append(f"was {info.format(transition.previous)}, {change:+,.{info.decimals}f}")
-    return (
+    text = (
         f"{head} {rule.description} — {'; '.join(parts)} · via {source} · "
         f"{when(transition.at)} [{rule.id}]"
     )
+    if rule.metric == REGIME_METRIC:
+        # A regime alert is only useful with the signals that make up its score.
+        readings = from_detail(detail)
+        text += "".join(f"\n{VERDICT_MARKS[r.verdict]} {r.label} — {r.note}" for r in readings)
+    return text

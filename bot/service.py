@@ -139,7 +139,8 @@ class CommandService:
                     source=value.source,
                     stale=stale,
                     stale_reason=reason,
-                    detail=value.detail if metric else (),
+                    # The regime's components show as its own block, not as raw detail.
+                    detail=value.detail if metric and metric != REGIME_METRIC else (),
                 )
             )
         states = await self._store.rule_states()

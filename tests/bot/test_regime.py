@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -145,6 +146,10 @@ async def test_regime_source_scores_from_the_store_and_its_rule_fires_once_at_fo
     await ingest(engine, {"eth_btc_vs_sma50": 1.5}, clock())
     fired = await engine.ingest(await source.fetch(clock()))
     assert [(f.rule_id, f.kind) for f in fired] == [("risk-on-regime", "firing")]
+    [event] = [e for e in await store.recent_events(5) if e.rule_id == "risk-on-regime"]
+    # The alert carries the components behind the score.
+    assert "✅ ETH/BTC above its 50-day average — +1.50% vs its 50-day average" in event.text
+    assert "❔ Alt/BTC MACD histogram positive — no fresh value" in event.text
 
     # Holding at four or five sends nothing more.
     clock.advance(minutes=1)
@@ -163,6 +168,12 @@ async def test_regime_source_scores_from_the_store_and_its_rule_fires_once_at_fo
         "altbtc_macd": "yes",
         "liquidity": "yes",
     }
+    # /status risk_on: the score's own row, the rule on it, and the components block.
+    assert await service.status("risk_on") == replace(
+        report,
+        metrics=tuple(m for m in report.metrics if m.metric == "risk_on"),
+        firing=tuple(r for r in report.firing if r.metric == "risk_on"),
+    )
     text = render_status(report)
     assert "<b>Risk-on regime: 5/6</b>" in text
     assert "✅ Altcoin Season Index above 50 — ASI 62" in text
