@@ -22,6 +22,7 @@ from signals.metrics import METRICS
 SOURCES = ("coingecko", "coinpaprika", "yahoo", "exchange", "futures", "fred", "farside", "regime")
 _ADMIN = re.compile(r"^(telegram|discord):\d{1,25}$")
 _EXCHANGE_ID = re.compile(r"^[a-z0-9_]+$")
+_MIN_TOKEN = 16
 _METRIC_ID = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
@@ -164,6 +165,17 @@ class Settings(BaseSettings):
             if not _EXCHANGE_ID.match(item):
                 raise ValueError(f"{item!r} is not a ccxt exchange id (e.g. kraken,coinbase)")
         return items
+
+    @field_validator("ingest_token")
+    @classmethod
+    def _check_ingest_token(cls, value: SecretStr | None) -> SecretStr | None:
+        # The endpoint faces the internet (TradingView calls it); a short secret is guessable.
+        if value is not None and len(value.get_secret_value()) < _MIN_TOKEN:
+            raise ValueError(
+                f"use at least {_MIN_TOKEN} characters, e.g. the output of "
+                "python -c 'import secrets; print(secrets.token_urlsafe(24))'"
+            )
+        return value
 
     @field_validator("ingest_metrics", mode="before")
     @classmethod

@@ -177,6 +177,9 @@ async def test_health_is_503_when_the_store_is_unreachable(tmp_path: Path) -> No
     assert body["status"] == "store unreachable"
 
 
+PUSH_TOKEN = "s3cret-push-token-0001"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -191,7 +194,7 @@ async def test_a_pushed_value_drives_a_custom_alert_and_a_wrong_token_stores_not
     settings = settings_for(tmp_path).model_copy(
         update={
             "port": port,
-            "ingest_token": SecretStr("s3cret"),
+            "ingest_token": SecretStr(PUSH_TOKEN),
             "ingest_metrics": ("others_d",),
         }
     )
@@ -216,8 +219,8 @@ async def test_a_pushed_value_drives_a_custom_alert_and_a_wrong_token_stores_not
                     await asyncio.sleep(0.02)
         assert refused.status == 401
         # TradingView's alert JSON: the token in the body, the value as text.
-        pushes = [{"value": 7.5}, {"close": "8.6", "token": "s3cret"}]
-        async with session.post(url, json=pushes[0], headers={"X-Ingest-Token": "s3cret"}) as r:
+        pushes = [{"value": 7.5}, {"close": "8.6", "token": PUSH_TOKEN}]
+        async with session.post(url, json=pushes[0], headers={"X-Ingest-Token": PUSH_TOKEN}) as r:
             assert r.status == 202
         clock.advance(minutes=1)
         async with session.post(url, json=pushes[1]) as r:

@@ -175,6 +175,7 @@ def test_admin_ids_reject_a_bad_entry_by_name(env: pytest.MonkeyPatch, bad: str)
         ("INGEST_METRICS", "OTHERS.D"),
         ("INGEST_METRICS", "asi"),
         ("INGEST_PER_MINUTE", "0"),
+        ("INGEST_TOKEN", "short"),
         ("DISCORD_GUILD_ID", "general"),
         ("SAMPLE_RETENTION_DAYS", "0"),
         ("STALE_ALERT_MINUTES", "0"),
