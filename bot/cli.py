@@ -13,16 +13,9 @@ import aiohttp
 
 from bot.app import close_sources, configure_logging, default_sources, rule_defaults, run, utcnow
 from bot.destinations import BadDestination, Destination
-from bot.regime import (
-    HISTORY_WINDOW,
-    VERDICT_MARKS,
-    Regime,
-    RegimeSource,
-    assess,
-    reference_point,
-)
 from bot.regime import METRIC as REGIME_METRIC
 from bot.regime import SOURCE as REGIME_SOURCE
+from bot.regime import VERDICT_MARKS, Regime, RegimeSource, assess, dominance_reference
 from bot.rules import builtin_rules
 from bot.settings import Settings, SettingsError, load_settings
 from bot.store import ALL_BUILTINS, LatestValue, Store, StoreUnavailable
@@ -125,8 +118,7 @@ async def _regime(store: Store, results: Sequence[FetchResult | BaseException]) 
             latest[sample.metric] = LatestValue(
                 sample.metric, sample.value, sample.at, sample.source, sample.detail, None, now
             )
-    history = await store.samples_since("btc_dominance", now - HISTORY_WINDOW)
-    return assess(latest, reference_point(history, now), now)
+    return assess(latest, await dominance_reference(store, now), now)
 
 
 async def _status(settings: Settings, *, as_json: bool) -> int:

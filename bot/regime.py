@@ -156,18 +156,19 @@ def _dominance(
     return Reading(key, _LABELS[key], "yes" if change < 0 else "no", note)
 
 
-def reference_point(
-    history: Sequence[tuple[datetime, float]], now: datetime
-) -> tuple[datetime, float] | None:
+async def dominance_reference(store: Store, now: datetime) -> tuple[datetime, float] | None:
     """Return the value to call dominance falling against: a week old, else the oldest there is.
 
-    `history` is oldest first; the newest point at least `FALLING_OVER` old wins, so a week of
-    samples is compared with a week; a younger history offers its oldest point.
+    The newest sample between eight and seven days old wins, so a week is compared with a week;
+    without one, the oldest sample of the past week stands in (`assess` wants it a day old).
+    Two one-row queries: the regime polls every minute and must not read a week of samples.
     """
-    week_old = [point for point in history if now - point[0] >= FALLING_OVER]
-    if week_old:
-        return week_old[-1]
-    return history[0] if history else None
+    week_old = await store.edge_sample(
+        "btc_dominance", now - HISTORY_WINDOW, now - FALLING_OVER, newest=True
+    )
+    if week_old is not None:
+        return week_old
+    return await store.edge_sample("btc_dominance", now - FALLING_OVER, now, newest=False)
 
 
 def to_detail(regime: Regime) -> tuple[tuple[str, str], ...]:
@@ -199,10 +200,10 @@ class RegimeSource:
         """Score the regime from the latest stored values."""
         try:
             latest = await self._store.latest_values()
-            history = await self._store.samples_since("btc_dominance", now - HISTORY_WINDOW)
+            reference = await dominance_reference(self._store, now)
         except (SQLAlchemyError, OSError) as exc:
             raise SourceUnavailable(self.name, f"cannot read the store: {exc}") from exc
-        regime = assess(latest, reference_point(history, now), now)
+        regime = assess(latest, reference, now)
         if regime.known == 0:
             return FetchResult(stale=(Stale(METRIC, "no component has a fresh value yet"),))
         sample = Sample(METRIC, float(regime.score), now, SOURCE, to_detail(regime))

@@ -573,6 +573,21 @@ class Store:
         async with self.engine.connect() as conn:
             return [(row.at, row.value) for row in await conn.execute(query)]
 
+    async def edge_sample(
+        self, metric: str, start: datetime, end: datetime, *, newest: bool
+    ) -> tuple[datetime, float] | None:
+        """Return the newest (or oldest) `(at, value)` of `metric` with start <= at <= end."""
+        order = samples.c.at.desc() if newest else samples.c.at
+        query = (
+            select(samples.c.at, samples.c.value)
+            .where(samples.c.metric == metric, samples.c.at >= start, samples.c.at <= end)
+            .order_by(order)
+            .limit(1)
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else (row.at, row.value)
+
     async def prune(self, now: datetime, sample_retention: timedelta) -> None:
         """Drop samples and the delivery log past retention, finished outbox rows after a month."""
         async with self.engine.begin() as conn:

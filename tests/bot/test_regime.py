@@ -9,7 +9,7 @@ import pytest
 
 from bot.alerts import AlertEngine
 from bot.destinations import Destination
-from bot.regime import RegimeSource, assess, from_detail, reference_point, to_detail
+from bot.regime import RegimeSource, assess, dominance_reference, from_detail, to_detail
 from bot.reports import Caller
 from bot.rules import RuleDefaults
 from bot.service import CommandService
@@ -189,9 +189,18 @@ async def test_regime_with_nothing_stored_is_stale_not_zero(store: Store, clock:
     assert [s.metric for s in result.stale] == ["risk_on"]
 
 
-def test_dominance_is_compared_with_the_point_a_week_back_else_the_oldest() -> None:
+async def test_dominance_is_compared_with_the_point_a_week_back_else_the_oldest(
+    store: Store,
+) -> None:
     day = timedelta(days=1)
-    history = [(NOW - 8 * day, 60.0), (NOW - 7 * day, 58.5), (NOW - 6 * day, 58.0)]
-    assert reference_point(history, NOW) == (NOW - 7 * day, 58.5)
-    assert reference_point(history[2:], NOW) == (NOW - 6 * day, 58.0)
-    assert reference_point([], NOW) is None
+    assert await dominance_reference(store, NOW) is None
+    await store.save_history([Sample("btc_dominance", 58.0, NOW - 6 * day, "test")])
+    assert await dominance_reference(store, NOW) == (NOW - 6 * day, 58.0)
+    await store.save_history(
+        [
+            Sample("btc_dominance", 61.0, NOW - 30 * day, "test"),  # too old to stand for a week
+            Sample("btc_dominance", 60.0, NOW - 8 * day, "test"),
+            Sample("btc_dominance", 58.5, NOW - 7 * day, "test"),
+        ]
+    )
+    assert await dominance_reference(store, NOW) == (NOW - 7 * day, 58.5)
