@@ -14,7 +14,7 @@ import pytest
 
 from bot.store import Store
 from tests.fakes.exchange import ExchangeServer
-from tests.fakes.feeds import FeedServer, cg_global, yahoo_chart
+from tests.fakes.feeds import FeedServer, cg_global, offline_feeds, yahoo_chart
 from tests.fakes.futures import FuturesServer
 from tests.fakes.macro import MacroServer, farside_page
 from tests.signals import scenario
@@ -29,18 +29,14 @@ def cli_env(tmp_path: Path, feeds: FeedServer | None = None, **extra: str) -> di
         COINGECKO_CALLS_PER_MINUTE="100000",
         LOG_LEVEL="ERROR",
     )
-    # Nothing may reach a real provider: without a fake, point every feed at a closed port.
-    root = feeds.url if feeds else "http://127.0.0.1:9"
-    closed = "http://127.0.0.1:9"
-    env.update(
-        COINGECKO_API_URL=f"{root}/api/v3",
-        COINPAPRIKA_API_URL=root,
-        YAHOO_API_URL=root,
-        EXCHANGE_API_URL=closed,
-        FUTURES_API_URL=closed,
-        FRED_API_URL=closed,
-        FARSIDE_API_URL=closed,
-    )
+    # Nothing may reach a real provider: every feed without a fake answers from a closed port.
+    env.update({name.upper(): url for name, url in offline_feeds().items()})
+    if feeds is not None:
+        env.update(
+            COINGECKO_API_URL=feeds.coingecko_url,
+            COINPAPRIKA_API_URL=feeds.url,
+            YAHOO_API_URL=feeds.url,
+        )
     env.update(extra)
     return env
 

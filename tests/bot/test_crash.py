@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from bot.store import Store
-from tests.fakes.feeds import FeedServer, cg_global
+from tests.fakes.feeds import FeedServer, cg_global, offline_feeds
 
 HOOKS = 40
 WORKERS = 4
@@ -68,15 +68,12 @@ async def test_kill_9_during_fan_out_loses_nothing(
     async with FeedServer() as feeds:
         env = {
             **os.environ,
+            # Feeds the test does not script answer from a closed port: nothing leaves the host.
+            **{name.upper(): url for name, url in offline_feeds().items()},
             "DATABASE_URL": f"sqlite:///{tmp_path / 'radar.db'}",
             "COINGECKO_API_URL": feeds.coingecko_url,
             "COINPAPRIKA_API_URL": feeds.url,
             "YAHOO_API_URL": feeds.url,
-            # Feeds the test does not script answer from a closed port: nothing leaves the host.
-            "EXCHANGE_API_URL": "http://127.0.0.1:9",
-            "FUTURES_API_URL": "http://127.0.0.1:9",
-            "FRED_API_URL": "http://127.0.0.1:9",
-            "FARSIDE_API_URL": "http://127.0.0.1:9",
             "POLL_SECONDS": "0.1",
             "COINGECKO_CALLS_PER_MINUTE": "6000",
             "COINPAPRIKA_POLL_SECONDS": "0.1",

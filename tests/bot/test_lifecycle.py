@@ -26,6 +26,7 @@ from bot.store import Store
 from signals.types import FetchResult, Sample, Source
 from tests.bot.conftest import FakeClock
 from tests.fakes.exchange import ExchangeServer
+from tests.fakes.feeds import offline_feeds
 
 
 @dataclass
@@ -240,7 +241,6 @@ async def test_an_exchange_price_crossing_reaches_a_webhook_once_through_the_liv
     tmp_path: Path, receiver: tuple[Receiver, str]
 ) -> None:
     rec, base = receiver
-    closed = "http://127.0.0.1:9"
     # The fake's tickers close at 2024-06-30 12:00 UTC; the service's clock stands there.
     clock = FakeClock(datetime(2024, 6, 30, 12, 0, tzinfo=UTC))
     async with ExchangeServer() as exchange:
@@ -248,12 +248,9 @@ async def test_an_exchange_price_crossing_reaches_a_webhook_once_through_the_liv
         settings = settings_for(tmp_path).model_copy(
             update={
                 "port": free_port(),
-                "exchange_api_url": exchange.url,
                 # Every other feed answers from a closed port: nothing leaves the host.
-                **{
-                    f"{name}_api_url": closed
-                    for name in ("coingecko", "coinpaprika", "yahoo", "fred", "farside", "futures")
-                },
+                **offline_feeds(),
+                "exchange_api_url": exchange.url,
             }
         )
         store = await Store.open(settings.async_database_url)

@@ -19,7 +19,24 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from bot.settings import Settings
+
 JsonObject = dict[str, Any]
+# Nothing listens on the discard port: a feed pointed here fails at once, on this host.
+CLOSED_URL = "http://127.0.0.1:9"
+
+
+def offline_feeds() -> dict[str, str]:
+    """Return every feed's URL setting (lower case) mapped to a closed local port.
+
+    Derived from `Settings`, so a feed added later is covered without touching the tests that
+    start the whole service; the chat APIs are left alone (their tokens keep them off).
+    """
+    return {
+        name: CLOSED_URL
+        for name in Settings.model_fields
+        if name.endswith("_api_url") and not name.startswith(("telegram", "discord"))
+    }
 
 
 @dataclass(frozen=True)
