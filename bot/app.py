@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 import aiohttp
-from sqlalchemy.exc import DBAPIError
 
 from bot.alerts import AlertEngine
 from bot.dispatcher import Dispatcher
@@ -27,8 +26,8 @@ from bot.regime import RegimeSource
 from bot.rules import RuleDefaults
 from bot.service import CommandService
 from bot.settings import Settings
-from bot.store import ALL_BUILTINS, Store, StoreUnavailable
-from signals.types import Sample, Source
+from bot.store import ALL_BUILTINS, Store
+from signals.types import Source
 
 log = logging.getLogger(__name__)
 
@@ -170,13 +169,6 @@ class Service:
     pollers: list[Poller]
     frontends: list[FrontEnd] = field(default_factory=list)
 
-    async def accept_push(self, sample: Sample) -> object:
-        """Store and evaluate a pushed-in sample, reporting a database failure as the store's."""
-        try:
-            return await self.engine.ingest_sample(sample)
-        except (OSError, DBAPIError, TimeoutError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
-
 
 async def build_service(
     settings: Settings,
@@ -275,7 +267,9 @@ async def run(
     try:
         service.frontends = load_frontends(settings, service.commands)
         health = build_app(service.store, lambda: [p.health for p in service.pollers], clock)
-        add_ingest_routes(health, IngestConfig.from_settings(settings), service.accept_push, clock)
+        add_ingest_routes(
+            health, IngestConfig.from_settings(settings), service.engine.ingest_sample, clock
+        )
         runner = await start_server(health, settings.port)
         log.info(
             "Risk-On Radar running: %d sources, front-ends: %s, health on :%d",

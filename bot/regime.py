@@ -13,9 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from bot.store import LatestValue, Store
+from bot.store import LatestValue, Store, StoreUnavailable
 from signals.metrics import metric_info
 from signals.types import FetchResult, Sample, SourceUnavailable, Stale
 
@@ -201,7 +199,7 @@ class RegimeSource:
         try:
             latest = await self._store.latest_values()
             reference = await dominance_reference(self._store, now)
-        except (SQLAlchemyError, OSError) as exc:
+        except StoreUnavailable as exc:
             raise SourceUnavailable(self.name, f"cannot read the store: {exc}") from exc
         regime = assess(latest, reference, now)
         if regime.known == 0:

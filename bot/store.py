@@ -64,6 +64,10 @@ class StoreUnavailable(Exception):
     """The database cannot be reached or refused the operation."""
 
 
+# What the drivers raise when the database is gone, locked past its timeout, or refuses a query.
+_DATABASE_ERRORS = (OSError, DBAPIError, TimeoutError)
+
+
 @dataclass(frozen=True, slots=True)
 class LatestValue:
     """A metric's last good value, and why it is stale if it is."""
@@ -510,24 +514,39 @@ class Store:
     @asynccontextmanager
     async def unit(self) -> AsyncIterator[Unit]:
         """Open one transaction for the rule engine."""
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             yield Unit(conn, self)
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """Open a connection; a database failure inside comes out as `StoreUnavailable`."""
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except _DATABASE_ERRORS as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        """Open a transaction; a database failure inside comes out as `StoreUnavailable`."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except _DATABASE_ERRORS as exc:
+            raise StoreUnavailable(str(exc)) from exc
 
     async def checkpoint(self) -> None:
         """Fold SQLite's write-ahead log into the database, off the hot path; no-op elsewhere."""
         if self.dialect == "sqlite":
-            async with self.engine.connect() as conn:
+            async with self._connect() as conn:
                 # A checkpoint cannot run inside a transaction, so no BEGIN for this one.
                 plain = await conn.execution_options(isolation_level="AUTOCOMMIT")
                 await plain.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def ping(self) -> None:
         """Raise `StoreUnavailable` unless the database answers."""
-        try:
-            async with self.engine.connect() as conn:
-                await conn.execute(select(literal(1)))
-        except (OSError, DBAPIError, TimeoutError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        async with self._connect() as conn:
+            await conn.execute(select(literal(1)))
 
     # --- metrics -----------------------------------------------------------------------------
 
@@ -543,12 +562,12 @@ class Store:
         stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
             index_elements=["metric"], set_={"stale_reason": reason, "checked_at": now}
         )
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(stmt)
 
     async def latest_values(self) -> dict[str, LatestValue]:
         """Return every metric's latest value."""
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(select(latest))).all()
         return {
             row.metric: LatestValue(
@@ -570,7 +589,7 @@ class Store:
             .where(samples.c.metric == metric, samples.c.at >= since)
             .order_by(samples.c.at)
         )
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return [(row.at, row.value) for row in await conn.execute(query)]
 
     async def edge_sample(
@@ -584,13 +603,13 @@ class Store:
             .order_by(order)
             .limit(1)
         )
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             row = (await conn.execute(query)).first()
         return None if row is None else (row.at, row.value)
 
     async def prune(self, now: datetime, sample_retention: timedelta) -> None:
         """Drop samples and the delivery log past retention, finished outbox rows after a month."""
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(delete(samples).where(samples.c.at < now - sample_retention))
             await conn.execute(
                 delete(deliveries).where(deliveries.c.sent_at < now - sample_retention)
@@ -622,7 +641,7 @@ class Store:
     async def _days(self, key: Any, value: Any, name: str, since: date) -> dict[date, float]:
         table = key.table
         query = select(table.c.day, value).where(key == name, table.c.day >= since)
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return {row[0]: row[1] for row in await conn.execute(query)}
 
     async def _save_days(
@@ -636,14 +655,14 @@ class Store:
             set_={value.name: stmt.excluded[value.name]},  # type: ignore[attr-defined]
         )
         rows = [{key.name: name, "day": day, value.name: v} for day, v in values.items()]
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await conn.execute(stmt, rows)
 
     # --- rules -------------------------------------------------------------------------------
 
     async def rule_states(self) -> dict[str, RuleState]:
         """Return every rule's stored state."""
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(select(rule_state))).all()
         return {row.rule_id: _state_from_row(row) for row in rows}
 
@@ -652,7 +671,7 @@ class Store:
         query = select(custom_rules).order_by(custom_rules.c.id)
         if owner is not None:
             query = query.where(custom_rules.c.owner == owner)
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
             (custom_rule_id(row.id), row.owner, RuleSpec(row.metric, row.op, row.threshold))
@@ -663,7 +682,7 @@ class Store:
         self, owner: str, spec: RuleSpec, now: datetime, limit: int
     ) -> str | None:
         """Create a custom rule subscribed by its owner; return its id, or None past `limit`."""
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             count = (
                 await conn.execute(
                     select(func.count())
@@ -700,7 +719,7 @@ class Store:
         if match is None:
             return False
         number = match.group(1)
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             gone = await conn.execute(
                 delete(custom_rules).where(
                     custom_rules.c.id == int(number), custom_rules.c.owner == owner
@@ -723,7 +742,7 @@ class Store:
         and naming one while on all adds nothing, so a fan-out never has to de-duplicate.
         """
         wanted = list(dict.fromkeys(rule_ids))
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             dest_id = await _destination_id(conn, self.insert, address, now)
             await conn.execute(
                 update(destinations)
@@ -763,7 +782,7 @@ class Store:
 
     async def replace_all(self, address: str, rule_ids: Sequence[str]) -> None:
         """Swap the destination's "all" for the named rules, in one transaction."""
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             dest_id = (
                 await conn.execute(
                     select(destinations.c.id).where(destinations.c.address == address)
@@ -785,7 +804,7 @@ class Store:
 
     async def unsubscribe(self, address: str, rule_ids: Iterable[str] | None) -> tuple[str, ...]:
         """Remove subscriptions (all when `rule_ids` is None); return the ids removed."""
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             dest_id = (
                 await conn.execute(
                     select(destinations.c.id).where(destinations.c.address == address)
@@ -808,7 +827,7 @@ class Store:
 
     async def destination(self, address: str) -> DestinationInfo | None:
         """Return a destination's state and subscriptions, or None if never seen."""
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             row = (
                 await conn.execute(select(destinations).where(destinations.c.address == address))
             ).first()
@@ -825,7 +844,7 @@ class Store:
 
     async def set_mute(self, address: str, until: datetime | None, now: datetime) -> None:
         """Mute `address` until a time, or unmute it with None."""
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             dest_id = await _destination_id(conn, self.insert, address, now)
             await conn.execute(
                 update(destinations).where(destinations.c.id == dest_id).values(muted_until=until)
@@ -833,7 +852,7 @@ class Store:
 
     async def move_destination(self, old: str, new: str) -> None:
         """Give destination `old` the address `new`, merging into `new` if it already exists."""
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await self._move(conn, old, new)
 
     async def _move(self, conn: AsyncConnection, old: str, new: str) -> None:
@@ -881,13 +900,13 @@ class Store:
             .order_by(deliveries.c.id.desc())
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return [_event_from_row(row) for row in await conn.execute(query)]
 
     async def recent_events(self, limit: int) -> list[StoredEvent]:
         """Return the newest events, newest first."""
         query = select(*_EVENT_COLUMNS).order_by(events.c.id.desc()).limit(limit)
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return [_event_from_row(row) for row in await conn.execute(query)]
 
     # --- outbox --------------------------------------------------------------------------------
@@ -927,13 +946,13 @@ class Store:
             .order_by(outbox.c.id)
             .limit(limit)
         )
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return [int(row.destination_id) for row in await conn.execute(query)]
 
     async def pending_count(self) -> int:
         """Return how many deliveries wait."""
         query = select(func.count()).select_from(outbox).where(outbox.c.status == "pending")
-        async with self.engine.connect() as conn:
+        async with self._connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
     async def _head(self, conn: AsyncConnection, dest_id: int, now: datetime) -> OutboxItem | None:
@@ -985,7 +1004,7 @@ class Store:
         short transactions instead of holding the single writer's lock.
         """
         if self.dialect == "postgresql":
-            async with self.engine.begin() as conn:
+            async with self._begin() as conn:
                 locked = (
                     await conn.execute(
                         select(destinations.c.id)
@@ -1001,12 +1020,12 @@ class Store:
                 outcome = await send(item)
                 await self._record(conn, item, outcome, clock(), max_attempts)
                 return item, outcome
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             item = await self._head(conn, dest_id, clock())
         if item is None:
             return None
         outcome = await send(item)
-        async with self.engine.begin() as conn:
+        async with self._begin() as conn:
             await self._record(conn, item, outcome, clock(), max_attempts)
         return item, outcome
 

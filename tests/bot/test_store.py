@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
@@ -16,7 +18,7 @@ from bot.alerts import AlertEngine
 from bot.engine import RuleState
 from bot.rules import RuleDefaults, RuleSpec
 from bot.schema import metadata
-from bot.store import ALL_BUILTINS, Sent, Store
+from bot.store import ALL_BUILTINS, Sent, Store, StoreUnavailable
 from signals.types import FetchResult, Sample, Stale
 from tests.bot.conftest import FakeClock
 
@@ -220,3 +222,23 @@ async def test_checkpoint_runs_outside_a_transaction(store: Store, clock: FakeCl
     info = await store.destination("console")
     assert info is not None
     assert info.rule_ids == (ALL_BUILTINS,)
+
+
+async def test_a_database_gone_mid_run_is_store_unavailable_everywhere(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    folder = tmp_path / "gone"
+    store = await Store.open(f"sqlite+aiosqlite:///{folder / 'radar.db'}")
+    engine = AlertEngine(store, RuleDefaults(), clock)
+    await engine.reload()
+    await store.engine.dispose()  # no pooled connection survives the folder
+    shutil.rmtree(folder)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.latest_values()
+        with pytest.raises(StoreUnavailable):
+            await engine.ingest_sample(Sample("asi", 55.0, clock(), "coingecko"))
+        with pytest.raises(StoreUnavailable):
+            await store.ping()
+    finally:
+        await store.close()
