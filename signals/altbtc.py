@@ -22,8 +22,8 @@ from datetime import UTC, date, datetime
 
 import pandas as pd
 
-from signals.asi import BITCOIN, UNIVERSE_SIZE, Exclusions, closes_frame, select_universe
-from signals.indicators import MACD_SIGNAL, MACD_SLOW, RSI_PERIOD, latest_valid, macd, rsi
+from signals.asi import BITCOIN, closes_frame
+from signals.indicators import MACD_SIGNAL, MACD_SLOW, RSI_PERIOD, macd, rsi
 from signals.market import MarketCoin
 from signals.types import Sample, Stale
 
@@ -35,14 +35,8 @@ MACD_DAYS = MACD_SLOW + MACD_SIGNAL - 1
 RSI_DAYS = RSI_PERIOD + 1
 
 
-def universe_weights(
-    coins: Iterable[MarketCoin],
-    exclusions: Exclusions,
-    category_members: frozenset[str] = frozenset(),
-    size: int = UNIVERSE_SIZE,
-) -> dict[str, float]:
-    """Return the ASI universe's coins mapped to their current market caps, largest first."""
-    universe = select_universe(coins, exclusions, category_members, size)
+def universe_weights(universe: Iterable[MarketCoin]) -> dict[str, float]:
+    """Return the selected universe's coins mapped to their current market caps, in its order."""
     return {coin.id: coin.market_cap for coin in universe}
 
 
@@ -76,14 +70,6 @@ def altbtc_index(
     # A day where no alt has an earlier close (the first, or only new listings) leaves the level.
     step = (moved / total).where(total > 0, 1.0)
     return (BASE_LEVEL * step.cumprod()).rename("altbtc")
-
-
-def altbtc_signals(index: pd.Series) -> tuple[float | None, float | None]:
-    """Return the index's latest MACD(12, 26, 9) histogram and RSI(14), None while warming up."""
-    return (
-        latest_valid(macd(index)["histogram"]),
-        latest_valid(rsi(index, RSI_PERIOD)),
-    )
 
 
 def altbtc_samples(index: pd.Series, source: str) -> dict[str, tuple[Sample, ...] | Stale]:

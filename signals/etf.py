@@ -145,16 +145,6 @@ def parse_amount(source: str, where: str, cell: str) -> float | None:
     return -value if negative or match["sign"] else value
 
 
-def inflow_streak(flows: Sequence[DailyFlow]) -> int:
-    """Count the most recent consecutive days with a net inflow above zero."""
-    streak = 0
-    for flow in sorted(flows, key=lambda flow: flow.day, reverse=True):
-        if flow.usd_m <= 0:
-            break
-        streak += 1
-    return streak
-
-
 def inflow_streaks(flows: Sequence[DailyFlow]) -> tuple[tuple[date, int], ...]:
     """Return, for each day oldest first, the run of net-inflow days ending on it."""
     streaks: list[tuple[date, int]] = []

@@ -69,20 +69,6 @@ def rsi(close: pd.Series, period: int = RSI_PERIOD) -> pd.Series:
     return pd.Series(out, index=close.index, dtype="float64")
 
 
-def latest_valid(series: pd.Series) -> float | None:
-    """Return the last non-NaN value of `series`, or None when it has none."""
-    defined = series.dropna()
-    return None if defined.empty else float(defined.iloc[-1])
-
-
-def histogram_turned_positive(hist: pd.Series) -> bool:
-    """Return whether the latest defined histogram value is above zero and the one before is not."""
-    defined = hist.dropna()
-    if len(defined) < 2:
-        return False
-    return bool(defined.iloc[-1] > 0 >= defined.iloc[-2])
-
-
 def _checked(close: pd.Series) -> np.ndarray:
     values = close.to_numpy(dtype="float64")
     # A gap would poison every later EMA step; the caller must drop or fill it deliberately.

@@ -30,27 +30,11 @@ def net_liquidity(walcl: pd.Series, wtregen: pd.Series, rrp: pd.Series) -> pd.Se
     return result
 
 
-def four_week_change(series: pd.Series) -> float | None:
-    """Return the change over the last 28 days, or None when the series is not that long.
-
-    The value 28 days before the newest date is the last one on or before that day, so a
-    holiday on the exact day does not hide the change.
-    """
-    values = series.dropna().sort_index()
-    if values.empty:
-        return None
-    newest = pd.Timestamp(values.index[-1])
-    earlier = values[values.index <= newest - FOUR_WEEKS]
-    if earlier.empty:
-        return None
-    return float(values.iloc[-1]) - float(earlier.iloc[-1])
-
-
 def four_week_changes(series: pd.Series) -> pd.Series:
     """Return each date's change over the 28 days before it, where the series reaches that far.
 
-    Like `four_week_change`, the earlier value is the last one on or before the date 28 days
-    back; dates too early to have one are left out.
+    The earlier value is the last one on or before the date 28 days back, so a holiday on the
+    exact day does not hide the change; dates too early to have one are left out.
     """
     values = series.dropna().sort_index()
     if values.empty:

@@ -16,7 +16,13 @@ from time import monotonic
 import aiohttp
 import pandas as pd
 
-from signals.altbtc import MACD_METRIC, RSI_METRIC, altbtc_index, altbtc_samples
+from signals.altbtc import (
+    MACD_METRIC,
+    RSI_METRIC,
+    altbtc_index,
+    altbtc_samples,
+    universe_weights,
+)
 from signals.asi import (
     BITCOIN,
     MIN_HISTORY,
@@ -129,10 +135,6 @@ class CoinGeckoClient:
         params["category"] = category
         body = await self._get("/coins/markets", params)
         return frozenset(entry["id"].text() for entry in body.items())
-
-    async def daily_closes(self, coin_id: str, days: int = BACKFILL_DAYS) -> dict[date, float]:
-        """Return a coin's daily closes over the last `days` days from `/coins/{id}/market_chart`."""
-        return dict((await self.daily_history(coin_id, days)).closes)
 
     async def daily_history(self, coin_id: str, days: int = BACKFILL_DAYS) -> DailyHistory:
         """Return a coin's daily closes and volumes over the last `days` days, in one call.
@@ -281,7 +283,6 @@ class CoinGeckoMarkets:
         self._category_retry = category_retry
         self._categories: frozenset[str] | None = None
         self._categories_due: datetime | None = None
-        self._markets: tuple[MarketCoin, ...] = ()
         self._snapshot_day: date | None = None
         self._refs_day: date | None = None
         self._refs: dict[str, float | None] = {}
@@ -299,11 +300,6 @@ class CoinGeckoMarkets:
         self._fetched_volumes: dict[str, dict[date, float]] = {}
         self._failing: set[str] = set()
 
-    @property
-    def latest_markets(self) -> tuple[MarketCoin, ...]:
-        """Return the ranking from the last `/coins/markets` answer (for volume metrics)."""
-        return self._markets
-
     def alt_symbols(self) -> tuple[str, ...]:
         """Return the current ASI universe's symbols, upper-case, largest market cap first."""
         return tuple(coin.symbol.upper() for coin in self._universe)
@@ -315,7 +311,6 @@ class CoinGeckoMarkets:
         by_id = {coin.id: coin for coin in coins}
         if BITCOIN not in by_id:
             raise BadPayload(PROVIDER, "bitcoin.current_price", "bitcoin missing or unpriced")
-        self._markets = coins
         await self._save_midnight_closes(coins, now)
         self._universe = select_universe(coins, self._exclusions, members, self._universe_size)
         universe = [coin.id for coin in self._universe]
@@ -324,7 +319,7 @@ class CoinGeckoMarkets:
         reading = altcoin_season(prices, references, universe, self._min_history)
         outcome = publish(reading, now, PROVIDER, {coin.id: coin.symbol for coin in coins})
         asi = FetchResult(samples=(outcome,)) if isinstance(outcome, Sample) else _stale(outcome)
-        caps = {coin.id: coin.market_cap for coin in self._universe}
+        caps = universe_weights(self._universe)
         altbtc = await self._guarded((MACD_METRIC, RSI_METRIC), self._altbtc_readings(caps, now))
         volume = await self._guarded((VOLUME_METRIC,), self._volume_ratio(caps, now))
         return FetchResult(

@@ -145,12 +145,6 @@ def settled_closes(candles: Payload, now: datetime) -> list[tuple[datetime, floa
     return closes
 
 
-def sma_of_completed(candles: Payload, days: int, now: datetime) -> float | None:
-    """Return the mean close of the last `days` daily candles that closed by `now`, if enough."""
-    trend = trend_of_completed(candles, days, now)
-    return None if trend is None else trend.sma
-
-
 def trend_of_completed(candles: Payload, days: int, now: datetime) -> Trend | None:
     """Return the last settled close against the mean of the `days` settled closes up to it."""
     closes = settled_closes(candles, now)

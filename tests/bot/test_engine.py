@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.engine import Outcome, RuleState, evaluate, seed_high
-from bot.rules import Rule
+from bot.rules import BUILTIN_RULES, Rule
 from signals.types import Sample
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -183,3 +184,26 @@ def test_new_high_fires_exactly_on_record_closes(seq: list[float]) -> None:
             expected.append(value)
             record = value
     assert fired == expected
+
+
+@pytest.mark.parametrize(
+    ("values", "turned"),
+    [
+        ((-1.0, 0.5), True),
+        ((-1.0, 0.0, 0.5), True),
+        ((0.2, 0.5), False),
+        ((0.5, -0.1), False),
+        ((-0.5, 0.0), False),
+        ((0.5,), False),
+        ((), False),
+    ],
+)
+def test_altbtc_macd_bullish_fires_on_the_day_the_histogram_turns_positive(
+    values: tuple[float, ...], turned: bool
+) -> None:
+    # The histogram's warm-up days are never published, so the rule sees defined values only.
+    rule = next(r for r in BUILTIN_RULES if r.id == "altbtc-macd-bullish")
+    outcomes = run(rule, list(values), step=timedelta(days=1))
+    fired_last = bool(outcomes) and outcomes[-1].transition is not None
+    assert fired_last is turned
+    assert kinds(outcomes) == (["firing"] if turned else [])

@@ -7,8 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 import pandas as pd
 import pytest
 
-from signals.altbtc import altbtc_index, altbtc_samples, altbtc_signals, universe_weights
-from signals.asi import load_exclusions
+from signals.altbtc import (
+    MACD_METRIC,
+    RSI_METRIC,
+    altbtc_index,
+    altbtc_samples,
+    universe_weights,
+)
+from signals.asi import load_exclusions, select_universe
 from signals.indicators import macd, rsi
 from signals.types import Stale
 from tests.signals import scenario
@@ -125,10 +131,21 @@ def test_index_is_empty_without_a_common_day(
 
 def test_universe_weights_are_the_asi_universe_caps() -> None:
     coins = scenario.coins()
-    weights = universe_weights(coins, load_exclusions(), scenario.CATEGORY_MEMBERS)
+    weights = universe_weights(select_universe(coins, load_exclusions(), scenario.CATEGORY_MEMBERS))
     assert list(weights) == [scenario.alt(i) for i in range(1, 51)]
     caps = {coin.id: coin.market_cap for coin in coins}
     assert all(weights[coin] == caps[coin] for coin in weights)
+
+
+def altbtc_signals(index: pd.Series) -> tuple[float | None, float | None]:
+    """Return the newest histogram and RSI the source would publish, None while warming up."""
+    readings = altbtc_samples(index, "test")
+
+    def newest(metric: str) -> float | None:
+        outcome = readings[metric]
+        return None if isinstance(outcome, Stale) else outcome[-1].value
+
+    return newest(MACD_METRIC), newest(RSI_METRIC)
 
 
 def daily(values: list[float]) -> pd.Series:

@@ -321,18 +321,6 @@ async def test_demo_key_is_sent_in_its_header(
     assert coins[0].id == "bitcoin" and coins[0].price == pytest.approx(110.0)
 
 
-async def test_latest_markets_keep_the_ranking_for_volume_metrics(
-    client: CoinGeckoClient, store: InMemoryPriceHistory
-) -> None:
-    source = CoinGeckoMarkets(client, store)
-    ranking = source.latest_markets
-    assert ranking == ()
-    await source.fetch(scenario.NOW)
-    ranking = source.latest_markets
-    assert len(ranking) == len(scenario.ranking())
-    assert ranking[0].volume_24h == 1.0e8
-
-
 # --- altbtc_macd / altbtc_rsi ----------------------------------------------------------------
 
 LAST_CLOSE = scenario.NOW.date() - timedelta(days=1)

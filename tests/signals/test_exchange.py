@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from signals.payload import Payload
-from signals.sources.exchange import ExchangePrices, make_exchange, rebase_urls, sma_of_completed
+from signals.sources.exchange import ExchangePrices, make_exchange, rebase_urls, trend_of_completed
 from signals.types import BadPayload, RateLimited, Sample, SourceUnavailable
 from tests.fakes.exchange import BINANCE_451, ExchangeServer
 from tests.fakes.feeds import Reply
@@ -39,6 +39,12 @@ async def fake() -> AsyncIterator[ExchangeServer]:
         # plus one older day at 7.0 that falls outside the 50-day window.
         server.eth_btc_days = daily([7.0] + [0.04] * 49 + [0.09, 0.5])
         yield server
+
+
+def sma_of_completed(candles: Payload, days: int, now: datetime) -> float | None:
+    """Return the average the ETH/BTC trend is measured against."""
+    trend = trend_of_completed(candles, days, now)
+    return None if trend is None else trend.sma
 
 
 def quick_exchange(exchange_id: str) -> Any:

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import aiohttp
 import pytest
 
-from signals.etf import DailyFlow, inflow_streak, parse_amount, parse_flows
+from signals.etf import DailyFlow, inflow_streaks, parse_amount, parse_flows
 from signals.http import HttpRefused
 from signals.sources.farside import FarsideEtfFlows
 from signals.types import BadPayload, RateLimited, SourceError, SourceUnavailable, Stale
@@ -41,6 +41,12 @@ FLOWS = (
 PAGE = farside_page(TICKERS, DAYS)
 # The page cut inside the 17 Jan row, as a proxy that gives up without a Content-Length would.
 CUT = PAGE[: PAGE.index("17 Jan 2024") + 60]
+
+
+def inflow_streak(flows: list[DailyFlow]) -> int:
+    """Return the run of inflow days ending on the newest day, as the source publishes it."""
+    runs = inflow_streaks(flows)
+    return runs[-1][1] if runs else 0
 
 
 def midnight(day: date) -> datetime:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from signals.http import HttpRefused
-from signals.liquidity import four_week_change, four_week_changes, net_liquidity
+from signals.liquidity import four_week_changes, net_liquidity
 from signals.sources.fred import FredClient, FredLiquidity, parse_fred_csv
 from signals.types import BadPayload, RateLimited, SourceError, SourceUnavailable
 from tests.fakes.feeds import Reply
@@ -98,6 +98,12 @@ def test_holiday_with_empty_value_carries_the_day_before_forward() -> None:
             date(2025, 1, 2): 6880.0 - 720.0 - 200.0,
         }
     )
+
+
+def four_week_change(values: pd.Series) -> float | None:
+    """Return the newest date's four-week change, as the source publishes it."""
+    changes = four_week_changes(values)
+    return None if changes.empty else float(changes.iloc[-1])
 
 
 def daily(values: dict[str, float]) -> pd.Series:

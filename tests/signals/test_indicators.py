@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from signals.indicators import histogram_turned_positive, latest_valid, macd, rsi
+from signals.indicators import macd, rsi
 
 NAN = float("nan")
 
@@ -112,28 +112,6 @@ def test_indicators_refuse_gaps_in_the_closes() -> None:
         macd(series(1, NAN, 3))
     with pytest.raises(ValueError, match="NaN"):
         rsi(series(1, NAN, 3))
-
-
-def test_latest_valid_skips_the_warm_up() -> None:
-    assert latest_valid(series(NAN, NAN, 1.5, -2.0)) == -2.0
-    assert latest_valid(series(NAN, NAN)) is None
-    assert latest_valid(series()) is None
-
-
-@pytest.mark.parametrize(
-    ("values", "turned"),
-    [
-        ((NAN, -1.0, 0.5), True),
-        ((-1.0, 0.0, 0.5), True),
-        ((0.2, 0.5), False),
-        ((0.5, -0.1), False),
-        ((-0.5, 0.0), False),
-        ((NAN, 0.5), False),
-        ((), False),
-    ],
-)
-def test_histogram_turned_positive(values: tuple[float, ...], turned: bool) -> None:
-    assert histogram_turned_positive(series(*values)) is turned
 
 
 prices = st.floats(min_value=1e-6, max_value=1e6, allow_nan=False, allow_infinity=False)
