@@ -25,10 +25,11 @@ from sqlalchemy import insert, select, update
 # signals package: put the project root ahead of it.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bot.alerts import AlertEngine
-from bot.rules import RuleDefaults, RuleSpec
-from bot.schema import destinations, outbox, subscriptions
-from bot.store import OutboxItem, Sent, Store
+from bot.model.delivery import OutboxItem, Sent
+from bot.model.rules import RuleDefaults, RuleSpec
+from bot.storage import Store
+from bot.storage.schema import destinations, outbox, subscriptions
+from bot.watch.engine import AlertEngine
 from signals.types import Sample
 
 SUBSCRIPTIONS = 10_000

@@ -44,8 +44,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
-from bot.destinations import Destination
-from bot.notify import AlertMessage, DeliveryError, TransientDeliveryError
+from bot.model.alerts import AlertMessage
+from bot.model.delivery import DeliveryError, TransientDeliveryError
+from bot.model.destinations import Destination
 from handlers.telegram.notifier import TelegramNotifier
 from handlers.telegram.pacing import FloodLimits, Pacer
 from tests.fakes.telegram_api import FakeLimits, SentMessage, TelegramApiFake

@@ -15,18 +15,18 @@ from typing import Protocol, runtime_checkable
 
 import aiohttp
 
-from bot.alerts import AlertEngine
-from bot.dispatcher import Dispatcher
-from bot.frontend import FrontEnd
-from bot.health import build_app, start_server
-from bot.ingest import IngestConfig, add_ingest_routes
-from bot.notifiers import ConsoleNotifier, WebhookNotifier
-from bot.pollers import Poller
-from bot.regime import RegimeSource
-from bot.rules import RuleDefaults
-from bot.service import CommandService
+from bot.commands.frontend import FrontEnd
+from bot.commands.service import CommandService
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.notifiers import ConsoleNotifier, WebhookNotifier
+from bot.model.rules import ALL_BUILTINS, RuleDefaults
 from bot.settings import Settings
-from bot.store import ALL_BUILTINS, Store
+from bot.storage import Store
+from bot.watch.engine import AlertEngine
+from bot.watch.pollers import Poller
+from bot.watch.regime import RegimeSource
+from bot.web.health import build_app, start_server
+from bot.web.ingest import IngestConfig, add_ingest_routes
 from signals.types import Source
 
 log = logging.getLogger(__name__)
@@ -135,7 +135,7 @@ def default_sources(
     settings: Settings, session: aiohttp.ClientSession, store: Store
 ) -> Sequence[Source]:
     """Build the live feeds and the regime score computed from them."""
-    from bot.feeds import build_sources  # noqa: PLC0415  (feeds pull in pandas; CLI paths skip it)
+    from bot.watch.feeds import build_sources  # noqa: PLC0415  (feeds pull in pandas; CLI paths skip it)
 
     return (*build_sources(settings, session, store), RegimeSource(store, name="regime"))
 

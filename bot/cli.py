@@ -12,13 +12,15 @@ from collections.abc import Sequence
 import aiohttp
 
 from bot.app import close_sources, configure_logging, default_sources, rule_defaults, run, utcnow
-from bot.destinations import BadDestination, Destination
-from bot.regime import METRIC as REGIME_METRIC
-from bot.regime import SOURCE as REGIME_SOURCE
-from bot.regime import VERDICT_MARKS, Regime, RegimeSource, assess, dominance_reference
-from bot.rules import builtin_rules
+from bot.model.destinations import BadDestination, Destination
+from bot.model.metrics import LatestValue
+from bot.model.regime import METRIC as REGIME_METRIC
+from bot.model.regime import SOURCE as REGIME_SOURCE
+from bot.model.regime import VERDICT_MARKS, Regime, assess
+from bot.model.rules import ALL_BUILTINS, builtin_rules
 from bot.settings import Settings, SettingsError, load_settings
-from bot.store import ALL_BUILTINS, LatestValue, Store, StoreUnavailable
+from bot.storage import Store, StoreUnavailable
+from bot.watch.regime import RegimeSource, dominance_reference
 from signals.metrics import metric_info
 from signals.types import FetchResult, SourceError
 

@@ -28,6 +28,77 @@ def test_signals_imports_neither_bot_nor_handlers() -> None:
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
+# What each layer of `bot` may import from `bot`: the flow of DESIGN.md section 1, bottom to top.
+# Settings is configuration, read by every layer above the pure model and storage.
+BOT_LAYERS: dict[str, set[str]] = {
+    "model": {"model"},
+    "storage": {"model", "storage"},
+    "watch": {"model", "storage", "watch", "settings"},
+    "delivery": {"model", "storage", "delivery", "settings"},
+    "commands": {"model", "storage", "watch", "commands", "settings"},
+    "web": {"model", "storage", "watch", "web", "settings"},
+    "settings": {"settings"},
+}
+# Front-ends see the core only through its commands package, the model and the settings.
+FRONT_END_MAY_IMPORT = {"commands", "model", "settings"}
+
+
+def imported_modules(path: Path) -> set[tuple[str, int]]:
+    """Return (dotted module, line) for every absolute import in a module."""
+    found: set[tuple[str, int]] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {(alias.name, node.lineno) for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add((node.module, node.lineno))
+    return found
+
+
+def bot_layer(module: str) -> str | None:
+    """Return the layer a `bot.` module belongs to: `bot.storage.outbox` -> `storage`."""
+    parts = module.split(".")
+    if parts[0] != "bot" or len(parts) < 2:
+        return None
+    return parts[1]
+
+
+def test_bot_layers_import_downwards_only() -> None:
+    for layer, allowed in BOT_LAYERS.items():
+        paths = [ROOT / "bot" / "settings.py"] if layer == "settings" else None
+        for path in paths or (ROOT / "bot" / layer).rglob("*.py"):
+            for module, line in imported_modules(path):
+                used = bot_layer(module)
+                assert used is None or used in allowed, (
+                    f"{path.relative_to(ROOT)}:{line} imports {module}: "
+                    f"the {layer} layer may use only {sorted(allowed)}"
+                )
+
+
+def test_front_ends_use_only_commands_model_and_settings() -> None:
+    for path in (ROOT / "handlers").rglob("*.py"):
+        for module, line in imported_modules(path):
+            top = module.split(".")[0]
+            assert top != "signals", f"{path.relative_to(ROOT)}:{line} imports {module}"
+            used = bot_layer(module)
+            if top == "bot":
+                assert used in FRONT_END_MAY_IMPORT, (
+                    f"{path.relative_to(ROOT)}:{line} imports {module}: "
+                    f"front-ends may use only bot.{{{','.join(sorted(FRONT_END_MAY_IMPORT))}}}"
+                )
+            if used == "commands":
+                # The package's public names, not its private modules.
+                assert module == "bot.commands", f"{path.relative_to(ROOT)}:{line} imports {module}"
+
+
+def test_layering_check_catches_a_violation(tmp_path: Path) -> None:
+    # The checks above would pass vacuously if the walk found nothing: make sure it sees a breach.
+    module = tmp_path / "bad.py"
+    module.write_text("from bot.delivery.dispatcher import Dispatcher\nimport bot.web.health\n")
+    found = {bot_layer(m) for m, _ in imported_modules(module)}
+    assert found == {"delivery", "web"}
+    assert not found <= BOT_LAYERS["storage"]
+
+
 def test_only_the_composition_root_names_handlers() -> None:
     for path in (ROOT / "bot").rglob("*.py"):
         bad = {(p, line) for p, line in imported_packages(path) if p == "handlers"}

@@ -6,8 +6,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.frontend import FrontEnd
-    from bot.service import CommandService
+    from bot.commands import CommandService, FrontEnd
     from bot.settings import Settings
 
 

@@ -17,11 +17,9 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.commands import BY_NAME
-from bot.destinations import Destination
-from bot.reports import Caller, CommandError
-from bot.rules import ALL_OPS
-from bot.service import CommandService
+from bot.commands import BY_NAME, Caller, CommandError, CommandService
+from bot.model.destinations import Destination
+from bot.model.rules import ALL_OPS
 from handlers.discord import render
 from handlers.discord.layout import Outgoing, Reply, pack
 from handlers.discord.options import option_problem, usage

@@ -18,8 +18,8 @@ import discord
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from bot.notify import Notifier
-from bot.service import CommandService
+from bot.commands import CommandService
+from bot.model.delivery import Notifier
 from handlers.discord.commands import RadarCommands, RadarTree
 from handlers.discord.notifier import DiscordNotifier
 from handlers.discord.pacing import Pacer

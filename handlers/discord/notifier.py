@@ -9,8 +9,9 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.destinations import Destination, Scheme
-from bot.notify import AlertMessage, PermanentDeliveryError, TransientDeliveryError
+from bot.model.alerts import AlertMessage
+from bot.model.delivery import PermanentDeliveryError, TransientDeliveryError
+from bot.model.destinations import Destination, Scheme
 from handlers.discord.layout import Outgoing, Reply, pack
 from handlers.discord.pacing import Backlogged, Pacer
 from handlers.discord.render import alert_embed, to_embed

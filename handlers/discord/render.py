@@ -8,9 +8,7 @@ from enum import Enum
 
 import discord
 
-from bot.notify import AlertMessage
-from bot.regime import VERDICT_MARKS
-from bot.reports import (
+from bot.commands import (
     EventInfo,
     MetricStatus,
     MuteInfo,
@@ -19,8 +17,10 @@ from bot.reports import (
     StatusReport,
     SubscriptionChange,
 )
+from bot.model.alerts import AlertMessage
+from bot.model.metrics import metric_info
+from bot.model.regime import VERDICT_MARKS
 from handlers.discord.layout import EmbedSpec, Field, truncate
-from signals.metrics import metric_info
 
 
 class Direction(Enum):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.service import CommandService
+from bot.commands import CommandService
 from bot.settings import Settings
 from handlers.telegram.frontend import TelegramFrontEnd, TelegramStartError
 from handlers.telegram.pacing import FloodLimits, Rate

@@ -10,7 +10,7 @@ from telegram import Chat, Message, User
 from telegram.error import TelegramError
 from telegram.ext import ExtBot
 
-from bot.destinations import Destination
+from bot.model.destinations import Destination
 
 # Telegram shows a group's anonymous administrators as this bot user.
 GROUP_ANONYMOUS_BOT_ID = 1087968824

@@ -26,10 +26,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.commands import BY_NAME, COMMANDS
-from bot.destinations import Destination
-from bot.reports import Caller, CommandError, RuleInfo
-from bot.service import CommandService
+from bot.commands import BY_NAME, COMMANDS, Caller, CommandError, CommandService, RuleInfo
+from bot.model.destinations import Destination
 from handlers.telegram.authority import (
     AdminCache,
     AuthorityUnavailable,

@@ -14,8 +14,7 @@ from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, BaseUpdateProcessor, ExtBot
 
-from bot.commands import COMMANDS
-from bot.service import CommandService
+from bot.commands import COMMANDS, CommandService
 from handlers.telegram.authority import AdminCache
 from handlers.telegram.commands import ChatCommands
 from handlers.telegram.notifier import TelegramNotifier

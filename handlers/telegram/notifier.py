@@ -14,13 +14,9 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from bot.destinations import Destination, Scheme
-from bot.notify import (
-    AlertMessage,
-    DestinationMoved,
-    PermanentDeliveryError,
-    TransientDeliveryError,
-)
+from bot.model.alerts import AlertMessage
+from bot.model.delivery import DestinationMoved, PermanentDeliveryError, TransientDeliveryError
+from bot.model.destinations import Destination, Scheme
 from handlers.telegram.pacing import retry_after_seconds
 from handlers.telegram.render import render_alert
 

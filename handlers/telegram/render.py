@@ -7,10 +7,8 @@ import re
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from bot.commands import COMMANDS
-from bot.notify import AlertMessage
-from bot.regime import VERDICT_MARKS
-from bot.reports import (
+from bot.commands import (
+    COMMANDS,
     EventInfo,
     MetricStatus,
     MuteInfo,
@@ -19,7 +17,9 @@ from bot.reports import (
     StatusReport,
     SubscriptionChange,
 )
-from signals.metrics import metric_info
+from bot.model.alerts import AlertMessage
+from bot.model.metrics import metric_info
+from bot.model.regime import VERDICT_MARKS
 
 MAX_MESSAGE = 4096
 # An alert's free text is cut so the whole alert always fits one message: one message per alert

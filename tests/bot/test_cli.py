@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.store import Store
+from bot.storage import Store
 from tests.fakes.exchange import ExchangeServer
 from tests.fakes.feeds import FeedServer, cg_global, offline_feeds, yahoo_chart
 from tests.fakes.futures import FuturesServer

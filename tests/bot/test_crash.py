@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.store import Store
+from bot.storage import Store
 from tests.fakes.feeds import FeedServer, cg_global, offline_feeds
 
 HOOKS = 40

@@ -19,10 +19,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from bot.app import run
-from bot.health import build_app
-from bot.rules import RuleSpec
+from bot.model.rules import RuleSpec
 from bot.settings import Settings
-from bot.store import Store
+from bot.storage import Store
+from bot.web.health import build_app
 from signals.types import FetchResult, Sample, Source
 from tests.bot.conftest import FakeClock
 from tests.fakes.exchange import ExchangeServer

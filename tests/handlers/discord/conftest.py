@@ -14,12 +14,11 @@ import pytest
 import yarl
 from discord.gateway import DiscordWebSocket
 
-from bot.alerts import AlertEngine
-from bot.notify import AlertMessage
-from bot.reports import StatusReport
-from bot.rules import RuleDefaults
-from bot.service import CommandService
-from bot.store import Store
+from bot.commands import CommandService, StatusReport
+from bot.model.alerts import AlertMessage
+from bot.model.rules import RuleDefaults
+from bot.storage import Store
+from bot.watch.engine import AlertEngine
 from handlers.discord.commands import RadarCommands
 from handlers.discord.frontend import DiscordFrontEnd
 from handlers.discord.pacing import Pacer

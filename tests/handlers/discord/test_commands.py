@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.destinations import Destination
-from bot.reports import Caller
+from bot.commands import Caller
+from bot.model.destinations import Destination
 from handlers.discord.frontend import DiscordFrontEnd
 from tests.fakes.discord_api import EPHEMERAL, MANAGE_CHANNELS, option, subcommand
 from tests.handlers.discord.conftest import (

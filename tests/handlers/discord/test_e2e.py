@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.rules import BUILTIN_RULES
+from bot.model.rules import BUILTIN_RULES
 from bot.settings import Settings
-from bot.store import Store
+from bot.storage import Store
 from signals.metrics import metric_info
 from tests.fakes.discord_api import EPHEMERAL, FakeChannel, FakeInteraction, PostedMessage, option
 from tests.fakes.scripted import ScriptedDominance, start_service

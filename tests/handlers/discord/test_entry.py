@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.destinations import Destination
+from bot.model.destinations import Destination
 from bot.settings import load_settings
 from handlers.discord import build_frontend
 from tests.handlers.discord.conftest import Radar, World, alert_message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.destinations import Destination
+from bot.model.destinations import Destination
 from tests.fakes.discord_api import option
 from tests.handlers.discord.conftest import StartFrontEnd, World, alert_message
 

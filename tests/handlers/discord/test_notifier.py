@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.destinations import Destination
-from bot.notify import PermanentDeliveryError, TransientDeliveryError
+from bot.model.delivery import PermanentDeliveryError, TransientDeliveryError
+from bot.model.destinations import Destination
 from handlers.discord.frontend import DiscordFrontEnd
 from tests.fakes.discord_api import Failure
 from tests.handlers.discord.conftest import Radar, World, alert_message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.reports import EventInfo, MetricStatus, MuteInfo, RuleInfo, StatusReport
+from bot.commands import EventInfo, MetricStatus, MuteInfo, RuleInfo, StatusReport
 from handlers.discord.layout import Reply, pack
 from handlers.discord.render import (
     Direction,

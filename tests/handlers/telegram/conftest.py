@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.alerts import AlertEngine
-from bot.rules import RuleDefaults
-from bot.service import CommandService
-from bot.store import Store
+from bot.commands import CommandService
+from bot.model.rules import RuleDefaults
+from bot.storage import Store
+from bot.watch.engine import AlertEngine
 from handlers.telegram import FloodLimits, TelegramFrontEnd
 from handlers.telegram.pacing import Sleep
 from handlers.telegram.polling import Backoff

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.rules import BUILTIN_RULES
+from bot.model.destinations import DestinationInfo
+from bot.model.rules import BUILTIN_RULES
 from bot.settings import Settings
-from bot.store import DestinationInfo, Store
+from bot.storage import Store
 from handlers.telegram import FloodLimits
 from signals.metrics import metric_info
 from tests.fakes.scripted import ScriptedDominance, start_service

@@ -7,13 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.alerts import AlertEngine
-from bot.commands import COMMANDS
-from bot.destinations import Destination
-from bot.notify import AlertMessage, TransientDeliveryError
-from bot.reports import Caller, EventInfo
-from bot.service import CommandService
-from bot.store import Store
+from bot.commands import COMMANDS, Caller, CommandService, EventInfo
+from bot.model.alerts import AlertMessage
+from bot.model.delivery import TransientDeliveryError
+from bot.model.destinations import Destination
+from bot.storage import Store
+from bot.watch.engine import AlertEngine
 from handlers.telegram import TelegramStartError
 from handlers.telegram.polling import Backoff
 from signals.types import Sample

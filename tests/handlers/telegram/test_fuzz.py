@@ -14,11 +14,10 @@ import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.alerts import AlertEngine
-from bot.commands import COMMANDS
-from bot.rules import RuleDefaults
-from bot.service import CommandService
-from bot.store import Store
+from bot.commands import COMMANDS, CommandService
+from bot.model.rules import RuleDefaults
+from bot.storage import Store
+from bot.watch.engine import AlertEngine
 from handlers.telegram import FloodLimits, TelegramFrontEnd
 from tests.fakes.telegram_api import TelegramApiFake
 

@@ -9,13 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from telegram.ext import ExtBot
 
-from bot.destinations import Destination
-from bot.notify import (
-    AlertMessage,
-    DestinationMoved,
-    PermanentDeliveryError,
-    TransientDeliveryError,
-)
+from bot.model.alerts import AlertMessage
+from bot.model.delivery import DestinationMoved, PermanentDeliveryError, TransientDeliveryError
+from bot.model.destinations import Destination
 from handlers.telegram.notifier import TelegramNotifier
 from handlers.telegram.pacing import FloodLimits, Pacer
 from tests.fakes.telegram_api import (

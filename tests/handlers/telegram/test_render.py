@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.notify import AlertMessage
-from bot.reports import MetricStatus, RuleInfo, StatusReport, SubscriptionChange
+from bot.commands import MetricStatus, RuleInfo, StatusReport, SubscriptionChange
+from bot.model.alerts import AlertMessage
 from handlers.telegram.render import (
     escape,
     format_age,

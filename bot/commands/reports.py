@@ -1,0 +1,113 @@
+"""Typed answers of the command service, for front-ends to render."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.model.destinations import Destination
+from bot.model.regime import Reading
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who sent a command and from where; `can_manage` is the front-end's authority check."""
+
+    destination: Destination
+    user: str
+    can_manage: bool
+
+
+class CommandError(Exception):
+    """A command that cannot be done as asked; the message is the one-line reply."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAllowed(CommandError):
+    """The caller may read here but not change this chat's settings."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetricStatus:
+    """A metric's latest value and how much to trust it."""
+
+    metric: str
+    label: str
+    value: float | None
+    formatted: str
+    at: datetime | None
+    age: timedelta | None
+    source: str | None
+    stale: bool
+    stale_reason: str | None
+    detail: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """A rule as a user sees it."""
+
+    id: str
+    description: str
+    metric: str
+    condition: str
+    custom: bool
+    state: str
+    subscribed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RegimeStatus:
+    """The risk-on score and each component, ticked or not."""
+
+    score: int
+    readings: tuple[Reading, ...]
+    at: datetime
+    stale: bool
+
+    @property
+    def out_of(self) -> int:
+        return len(self.readings)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """Everything `/status` shows."""
+
+    metrics: tuple[MetricStatus, ...]
+    firing: tuple[RuleInfo, ...]
+    generated_at: datetime
+    regime: RegimeStatus | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionChange:
+    """What a subscribe or unsubscribe did, and what the chat is subscribed to now."""
+
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    current: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EventInfo:
+    """One alert event from the history."""
+
+    id: int
+    rule_id: str
+    state: str
+    metric: str
+    value: float
+    threshold: float | None
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class MuteInfo:
+    """How long a chat stays muted."""
+
+    until: datetime

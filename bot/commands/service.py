@@ -1,0 +1,317 @@
+"""The transport-agnostic core of every chat command; front-ends only parse and render."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from bot.commands.reports import (
+    Caller,
+    CommandError,
+    EventInfo,
+    MetricStatus,
+    MuteInfo,
+    NotAllowed,
+    RegimeStatus,
+    RuleInfo,
+    StatusReport,
+    SubscriptionChange,
+)
+from bot.model.alerts import StoredEvent
+from bot.model.destinations import Destination
+from bot.model.evaluation import RuleState
+from bot.model.metrics import LatestValue
+from bot.model.regime import METRIC as REGIME_METRIC
+from bot.model.regime import from_detail
+from bot.model.rules import ALL_BUILTINS, Rule, RuleSyntaxError, parse_rule
+from bot.storage import Store
+from bot.watch.engine import AlertEngine
+from signals.metrics import METRICS, metric_info
+
+_DURATION = re.compile(r"^(\d{1,6})\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)?$")
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+_MAX_MUTE = timedelta(days=30)
+_MAX_HISTORY = 50
+_ALL = "all"
+_COUNT = re.compile(r"[0-9]{1,3}")
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse `30m`, `2h`, `1d`, `1w` (a bare number means minutes) into a `timedelta`."""
+    match = _DURATION.match(text.strip().lower())
+    if not match:
+        raise CommandError(f"{text[:40]!r} is not a duration: use e.g. 30m, 2h, 1d or 1w")
+    unit = (match.group(2) or "m")[0]
+    duration = timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[unit])
+    if duration <= timedelta(0) or duration > _MAX_MUTE:
+        raise CommandError("mute for between 1 minute and 30 days")
+    return duration
+
+
+def _regime_status(value: LatestValue | None, now: datetime) -> RegimeStatus | None:
+    if value is None or value.value is None or value.at is None:
+        return None
+    stale = value.stale_reason is not None or now - value.at > metric_info(REGIME_METRIC).max_age
+    return RegimeStatus(int(value.value), from_detail(value.detail), value.at, stale)
+
+
+class CommandService:
+    """Answer commands from any front-end, enforcing who may change a chat."""
+
+    def __init__(
+        self,
+        store: Store,
+        engine: AlertEngine,
+        clock: Callable[[], datetime],
+        *,
+        operators: Sequence[str] = (),
+        max_custom_rules: int = 20,
+        pushed_metrics: Sequence[str] = (),
+    ) -> None:
+        self._store = store
+        # Metrics pushed in through /ingest count as metrics for /status and /alert too.
+        self._metrics = (*METRICS, *(m for m in pushed_metrics if m not in METRICS))
+        self._engine = engine
+        self._clock = clock
+        self._operators = frozenset(operators)
+        self._max_custom_rules = max_custom_rules
+
+    def is_operator(self, user: str) -> bool:
+        """Return True when `user` (e.g. `telegram:123`) is listed in ADMIN_IDS."""
+        return user in self._operators
+
+    def _authorize(self, caller: Caller) -> None:
+        if not (caller.can_manage or self.is_operator(caller.user)):
+            raise NotAllowed("Only this chat's administrators can change its alerts.")
+
+    # --- reading -------------------------------------------------------------------------------
+
+    async def metric_ids(self) -> tuple[str, ...]:
+        """Return every metric id a rule can watch."""
+        return self._metrics
+
+    async def rule_ids(self, caller: Caller | None = None) -> tuple[str, ...]:
+        """Return the ids a caller can subscribe to: built-ins and the chat's own custom rules."""
+        return tuple(r.id for r in await self._visible_rules(caller))
+
+    async def _visible_rules(self, caller: Caller | None) -> list[Rule]:
+        rules = list(self._engine.builtins)
+        if caller is not None:
+            address = caller.destination.address
+            rules += [r for r in await self._engine.rules() if r.owner == address]
+        return rules
+
+    async def status(self, metric: str | None = None) -> StatusReport:
+        """Return current values with age and source, and the rules now firing."""
+        now = self._clock()
+        if metric is not None and not metric.strip():
+            metric = None
+        if metric is not None:
+            metric = metric.strip().lower()
+            if metric not in self._metrics:
+                raise CommandError(
+                    f"unknown metric {metric[:40]!r}: try one of {', '.join(self._metrics)}"
+                )
+        latest = await self._store.latest_values()
+        wanted = [metric] if metric else [m for m in self._metrics if m in latest]
+        rows = []
+        for metric_id in wanted:
+            info = metric_info(metric_id)
+            value = latest.get(metric_id)
+            if value is None or value.value is None or value.at is None:
+                reason = value.stale_reason if value else None
+                rows.append(
+                    MetricStatus(
+                        metric_id, info.label, None, "no data yet", None, None, None, True, reason
+                    )
+                )
+                continue
+            age = now - value.at
+            stale = value.stale_reason is not None or age > info.max_age
+            reason = value.stale_reason or (f"no update for {_age(age)}" if stale else None)
+            rows.append(
+                MetricStatus(
+                    metric=metric_id,
+                    label=info.label,
+                    value=value.value,
+                    formatted=info.format(value.value),
+                    at=value.at,
+                    age=age,
+                    source=value.source,
+                    stale=stale,
+                    stale_reason=reason,
+                    # The regime's components show as its own block, not as raw detail.
+                    detail=value.detail if metric and metric != REGIME_METRIC else (),
+                )
+            )
+        states = await self._store.rule_states()
+        firing = tuple(
+            self._info(rule, states.get(rule.id))
+            for rule in await self._engine.rules()
+            if rule.owner is None
+            and (s := states.get(rule.id)) is not None
+            and s.state == "firing"
+            and (metric is None or rule.metric == metric)
+        )
+        regime = None
+        if metric in (None, REGIME_METRIC):
+            regime = _regime_status(latest.get(REGIME_METRIC), now)
+        return StatusReport(tuple(rows), firing, now, regime)
+
+    def _info(self, rule: Rule, state: RuleState | None, subscribed: bool = False) -> RuleInfo:
+        name = state.state if state is not None else "inactive"
+        return RuleInfo(
+            rule.id, rule.description, rule.metric, rule.condition, rule.custom, name, subscribed
+        )
+
+    async def rules(self, caller: Caller | None = None) -> tuple[RuleInfo, ...]:
+        """Return the built-in rules (and the caller's custom ones), marking subscriptions."""
+        states = await self._store.rule_states()
+        subscribed: set[str] = set()
+        if caller is not None:
+            found = await self._store.destination(caller.destination.address)
+            if found is not None and found.active:
+                subscribed = set(found.rule_ids)
+        return tuple(
+            self._info(
+                rule,
+                states.get(rule.id),
+                rule.id in subscribed or (not rule.custom and ALL_BUILTINS in subscribed),
+            )
+            for rule in await self._visible_rules(caller)
+        )
+
+    async def list_alerts(self, caller: Caller) -> tuple[RuleInfo, ...]:
+        """Return this chat's custom alerts."""
+        return tuple(r for r in await self.rules(caller) if r.custom)
+
+    async def history(self, caller: Caller, count: str | None = None) -> tuple[EventInfo, ...]:
+        """Return the last `count` alerts sent to this chat, newest first."""
+        n = 10
+        if count is not None and count.strip():
+            text = count.strip()
+            if not _COUNT.fullmatch(text) or not 1 <= int(text) <= _MAX_HISTORY:
+                raise CommandError(f"usage: /history [n], n from 1 to {_MAX_HISTORY}")
+            n = int(text)
+        found = await self._store.delivered_events(caller.destination.address, n)
+        return tuple(_event_info(e) for e in found)
+
+    # --- changing ------------------------------------------------------------------------------
+
+    async def _resolve_ids(self, caller: Caller, rule_ids: Sequence[str]) -> list[str]:
+        words = [w.strip().lower() for w in rule_ids if w.strip()]
+        if not words:
+            raise CommandError("usage: /subscribe <rule> [rule ...] or /subscribe all; see /rules")
+        if _ALL in words:
+            return [ALL_BUILTINS]
+        known = set(await self.rule_ids(caller))
+        unknown = [w for w in words if w not in known]
+        if unknown:
+            raise CommandError(f"unknown rule {unknown[0][:40]!r}: see /rules for the ids")
+        return list(dict.fromkeys(words))
+
+    async def _current(self, address: str) -> tuple[str, ...]:
+        found = await self._store.destination(address)
+        if found is None:
+            return ()
+        return tuple(_ALL if r == ALL_BUILTINS else r for r in found.rule_ids)
+
+    async def subscribe(self, caller: Caller, rule_ids: Sequence[str]) -> SubscriptionChange:
+        """Subscribe the caller's chat to rules (`all` for every built-in rule)."""
+        self._authorize(caller)
+        ids = await self._resolve_ids(caller, rule_ids)
+        address = caller.destination.address
+        added = await self._store.subscribe(address, ids, self._clock())
+        shown = tuple(_ALL if r == ALL_BUILTINS else r for r in added)
+        return SubscriptionChange(shown, (), await self._current(address))
+
+    async def unsubscribe(self, caller: Caller, rule_ids: Sequence[str]) -> SubscriptionChange:
+        """Remove subscriptions; `all` removes every one, custom alerts' included."""
+        self._authorize(caller)
+        address = caller.destination.address
+        words = [w.strip().lower() for w in rule_ids if w.strip()]
+        if not words:
+            raise CommandError("usage: /unsubscribe <rule> [rule ...] or /unsubscribe all")
+        if _ALL in words:
+            removed = await self._store.unsubscribe(address, None)
+        else:
+            ids = await self._resolve_ids(caller, words)
+            current = await self._store.destination(address)
+            subscribed = current.rule_ids if current is not None else ()
+            builtin_ids = {r.id for r in self._engine.builtins}
+            expanded = builtin_ids & set(ids) if ALL_BUILTINS in subscribed else set()
+            if expanded:
+                # "All but these": spell the rest out so the others keep arriving.
+                rest = [r for r in builtin_ids - expanded if r not in subscribed]
+                await self._store.replace_all(address, sorted(rest))
+            removed = await self._store.unsubscribe(address, ids)
+            removed = tuple(sorted(set(removed) | expanded))
+        shown = tuple(_ALL if r == ALL_BUILTINS else r for r in removed)
+        return SubscriptionChange((), shown, await self._current(address))
+
+    async def add_alert(self, caller: Caller, spec: str) -> RuleInfo:
+        """Create a custom rule for the caller's chat from `<metric> <op> <value>`."""
+        self._authorize(caller)
+        try:
+            parsed = parse_rule(spec, frozenset(self._metrics))
+        except RuleSyntaxError as exc:
+            raise CommandError(f"{exc}. Usage: /alert <metric> <op> <value>") from None
+        address = caller.destination.address
+        rule_id = await self._store.add_custom_rule(
+            address, parsed, self._clock(), self._max_custom_rules
+        )
+        if rule_id is None:
+            raise CommandError(
+                f"this chat has {self._max_custom_rules} custom alerts already; "
+                "remove one with /alert remove <id>"
+            )
+        await self._engine.reload()
+        rule = next(r for r in await self._engine.rules() if r.id == rule_id)
+        return self._info(rule, None, subscribed=True)
+
+    async def remove_alert(self, caller: Caller, rule_id: str) -> None:
+        """Delete one of this chat's custom alerts."""
+        self._authorize(caller)
+        rule_id = rule_id.strip().lower()
+        if not await self._store.remove_custom_rule(caller.destination.address, rule_id):
+            raise CommandError(f"no custom alert {rule_id[:40]!r} here: see /alerts for the ids")
+        await self._engine.reload()
+
+    async def mute(self, caller: Caller, duration: str) -> MuteInfo:
+        """Hold this chat's alerts for a while; what fires meanwhile is not sent."""
+        self._authorize(caller)
+        until = self._clock() + parse_duration(duration)
+        await self._store.set_mute(caller.destination.address, until, self._clock())
+        return MuteInfo(until)
+
+    async def unmute(self, caller: Caller) -> None:
+        """Resume alerts here."""
+        self._authorize(caller)
+        await self._store.set_mute(caller.destination.address, None, self._clock())
+
+    async def move_destination(self, old: Destination, new: Destination) -> None:
+        """Carry a chat's subscriptions, mute and custom alerts to its new address."""
+        await self._store.move_destination(old.address, new.address)
+        await self._engine.reload()
+
+
+def _event_info(event: StoredEvent) -> EventInfo:
+    return EventInfo(
+        event.id,
+        event.rule_id,
+        event.kind,
+        event.metric,
+        event.value,
+        event.threshold,
+        event.at,
+        event.text,
+    )
+
+
+def _age(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    return f"{hours} h" if hours < 48 else f"{hours // 24} d"

@@ -1,0 +1,171 @@
+"""The risk-on regime: how many of the six rotation signals agree with the thesis right now.
+
+The score is published as the metric `risk_on` (0-6) by `bot.watch.regime`, which reads the other
+metrics' latest values from the store, so it costs no HTTP call. Each component is yes, no, or unknown
+(no fresh value); unknown never counts towards the score. The sample's detail carries every
+component as `<key>: <yes|no|unknown>; <reading>`, which `/status` shows ticked or not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from bot.model.metrics import LatestValue
+from signals.metrics import metric_info
+
+METRIC = "risk_on"
+SOURCE = "radar"
+NEW_HIGH_SESSIONS = 5
+ASI_LINE = 50.0
+DOMINANCE_LINE = 59.0
+# "Falling" compares with the value a week earlier; a day of history is the least that will do.
+FALLING_OVER = timedelta(days=7)
+FALLING_AT_LEAST = timedelta(days=1)
+# Read a day past the week, so a gap in polling around that time still finds a point.
+HISTORY_WINDOW = FALLING_OVER + timedelta(days=1)
+
+Verdict = Literal["yes", "no", "unknown"]
+# How every front-end ticks a component.
+VERDICT_MARKS: dict[Verdict, str] = {"yes": "✅", "no": "❌", "unknown": "❔"}
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """One signal of the regime, and what it needs to agree."""
+
+    key: str
+    label: str
+
+
+COMPONENTS: tuple[Component, ...] = (
+    Component("rut_high", f"Russell 2000 at a new high within {NEW_HIGH_SESSIONS} sessions"),
+    Component("asi", "Altcoin Season Index above 50"),
+    Component("dominance", "Bitcoin dominance below 59% and falling"),
+    Component("eth_btc", "ETH/BTC above its 50-day average"),
+    Component("altbtc_macd", "Alt/BTC MACD histogram positive"),
+    Component("liquidity", "Net liquidity rising (4 weeks)"),
+)
+_LABELS = {c.key: c.label for c in COMPONENTS}
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A component's verdict now, and the figure behind it."""
+
+    key: str
+    label: str
+    verdict: Verdict
+    note: str
+
+    @property
+    def agrees(self) -> bool:
+        return self.verdict == "yes"
+
+
+@dataclass(frozen=True, slots=True)
+class Regime:
+    """The score and the component readings behind it."""
+
+    score: int
+    readings: tuple[Reading, ...]
+
+    @property
+    def known(self) -> int:
+        return sum(r.verdict != "unknown" for r in self.readings)
+
+
+def _fresh(latest: Mapping[str, LatestValue], metric: str, now: datetime) -> float | None:
+    value = latest.get(metric)
+    if value is None or value.value is None or value.at is None or value.stale_reason:
+        return None
+    if now - value.at > metric_info(metric).max_age:
+        return None
+    return value.value
+
+
+def _reading(
+    key: str, value: float | None, agrees: Callable[[float], bool], note: Callable[[float], str]
+) -> Reading:
+    if value is None:
+        return Reading(key, _LABELS[key], "unknown", "no fresh value")
+    return Reading(key, _LABELS[key], "yes" if agrees(value) else "no", note(value))
+
+
+def _since_high(sessions: float) -> str:
+    return "closed at its high" if sessions == 0 else f"high {sessions:.0f} sessions ago"
+
+
+def assess(
+    latest: Mapping[str, LatestValue],
+    dominance_before: tuple[datetime, float] | None,
+    now: datetime,
+) -> Regime:
+    """Return the regime from the metrics' latest values and dominance's earlier value."""
+
+    def fresh(metric: str) -> float | None:
+        return _fresh(latest, metric, now)
+
+    readings = (
+        _reading(
+            "rut_high",
+            fresh("rut_sessions_since_high"),
+            lambda v: v < NEW_HIGH_SESSIONS,
+            _since_high,
+        ),
+        _reading("asi", fresh("asi"), lambda v: v > ASI_LINE, lambda v: f"ASI {v:.0f}"),
+        _dominance(fresh("btc_dominance"), dominance_before, now),
+        _reading(
+            "eth_btc",
+            fresh("eth_btc_vs_sma50"),
+            lambda v: v > 0,
+            lambda v: f"{v:+.2f}% vs its 50-day average",
+        ),
+        _reading(
+            "altbtc_macd", fresh("altbtc_macd"), lambda v: v > 0, lambda v: f"histogram {v:+.5f}"
+        ),
+        _reading(
+            "liquidity",
+            fresh("net_liquidity_4w"),
+            lambda v: v > 0,
+            lambda v: f"{v:+,.1f} bn over 4 weeks",
+        ),
+    )
+    return Regime(sum(r.agrees for r in readings), readings)
+
+
+def _dominance(
+    now_value: float | None, before: tuple[datetime, float] | None, now: datetime
+) -> Reading:
+    key = "dominance"
+    if now_value is None:
+        return Reading(key, _LABELS[key], "unknown", "no fresh value")
+    if now_value >= DOMINANCE_LINE:
+        return Reading(key, _LABELS[key], "no", f"{now_value:.2f}% (not below 59%)")
+    if before is None or now - before[0] < FALLING_AT_LEAST:
+        return Reading(key, _LABELS[key], "unknown", f"{now_value:.2f}%; trend needs a day of data")
+    at, earlier = before
+    days = (now - at) / timedelta(days=1)
+    change = now_value - earlier
+    note = f"{now_value:.2f}%, {change:+.2f} pts over {days:.0f} d"
+    return Reading(key, _LABELS[key], "yes" if change < 0 else "no", note)
+
+
+def to_detail(regime: Regime) -> tuple[tuple[str, str], ...]:
+    """Encode the readings as sample detail pairs, in component order."""
+    return tuple((r.key, f"{r.verdict}; {r.note}") for r in regime.readings)
+
+
+def from_detail(detail: Sequence[tuple[str, str]]) -> tuple[Reading, ...]:
+    """Decode the readings from a `risk_on` sample's detail; unknown keys are ignored."""
+    readings = []
+    for key, text in detail:
+        if key not in _LABELS:
+            continue
+        verdict, _, note = text.partition("; ")
+        if verdict not in ("yes", "no", "unknown"):
+            verdict = "unknown"
+        readings.append(Reading(key, _LABELS[key], verdict, note))  # type: ignore[arg-type]
+    return tuple(readings)

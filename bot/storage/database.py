@@ -1,0 +1,150 @@
+"""The database: engine and pool, transactions, SQLite pragmas, and migrations at start."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Self
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, event, literal, select
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.sql.dml import Insert
+
+InsertFn = Callable[[Any], Insert]
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or refused the operation."""
+
+
+# What the drivers raise when the database is gone, locked past its timeout, or refuses a query.
+_DATABASE_ERRORS = (OSError, DBAPIError, TimeoutError)
+
+
+def _migrations_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    config = _migrations_config()
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+class Database:
+    """One engine and its transactions; each entity's tables add their methods to this base."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    async def open(cls, url: str, pool_size: int = 10) -> Self:
+        """Connect to `url` (an async SQLAlchemy URL), create SQLite's directory, and migrate."""
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            _make_parent(parsed.database or "")
+            # One connection: SQLite has one writer anyway, and a single connection means the
+            # process never races itself for the write lock.
+            engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
+            _configure_sqlite(engine)
+        else:
+            engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+        store = cls(engine)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+        except (OSError, DBAPIError) as exc:
+            await engine.dispose()
+            raise StoreUnavailable(f"cannot open the database: {exc}") from exc
+        return store
+
+    async def close(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    def insert(self, table: Any) -> Insert:
+        """Return the dialect's INSERT, which knows ON CONFLICT."""
+        if self.dialect == "postgresql":
+            return pg_dialect.insert(table)
+        return sqlite_dialect.insert(table)
+
+    @asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """Open a connection; a database failure inside comes out as `StoreUnavailable`."""
+        try:
+            async with self.engine.connect() as conn:
+                yield conn
+        except _DATABASE_ERRORS as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    @asynccontextmanager
+    async def _begin(self) -> AsyncIterator[AsyncConnection]:
+        """Open a transaction; a database failure inside comes out as `StoreUnavailable`."""
+        try:
+            async with self.engine.begin() as conn:
+                yield conn
+        except _DATABASE_ERRORS as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    async def checkpoint(self) -> None:
+        """Fold SQLite's write-ahead log into the database, off the hot path; no-op elsewhere."""
+        if self.dialect == "sqlite":
+            async with self._connect() as conn:
+                # A checkpoint cannot run inside a transaction, so no BEGIN for this one.
+                plain = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await plain.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def ping(self) -> None:
+        """Raise `StoreUnavailable` unless the database answers."""
+        async with self._connect() as conn:
+            await conn.execute(select(literal(1)))
+
+
+class UnitBase:
+    """One open transaction that several entities write in."""
+
+    def __init__(self, conn: AsyncConnection, database: Database) -> None:
+        self._conn = conn
+        self._store = database
+
+
+def _make_parent(database: str) -> None:
+    if database and database != ":memory:":
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook issue BEGIN itself, as IMMEDIATE: a transaction that reads
+        # and then writes must not be refused the write lock half-way when another process wrote.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        # A fan-out sorts and de-duplicates thousands of rows: keep that off the disk.
+        cursor.execute("PRAGMA temp_store=MEMORY")
+        # Checkpoint the write-ahead log from the maintenance loop (Store.checkpoint), not in the
+        # commit of whichever fan-out happens to cross SQLite's default 1,000 pages.
+        cursor.execute("PRAGMA wal_autocheckpoint=16384")
+        cursor.execute("PRAGMA cache_size=-65536")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")

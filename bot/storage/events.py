@@ -1,0 +1,97 @@
+"""Alert events: what fired or resolved, and which chats it reached."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from bot.model.alerts import NewEvent, StoredEvent
+from bot.storage.database import Database, UnitBase
+from bot.storage.schema import deliveries, destinations, events
+
+
+def event_from_row(row: Any) -> StoredEvent:
+    return StoredEvent(
+        id=row.event_id,
+        rule_id=row.rule_id,
+        kind=row.kind,
+        metric=row.metric,
+        value=row.value,
+        previous=row.previous,
+        threshold=row.threshold,
+        source=row.source,
+        at=row.at,
+        description=row.description,
+        text=row.text,
+    )
+
+
+EVENT_COLUMNS = (
+    events.c.id.label("event_id"),
+    events.c.rule_id,
+    events.c.kind,
+    events.c.metric,
+    events.c.value,
+    events.c.previous,
+    events.c.threshold,
+    events.c.source,
+    events.c.at,
+    events.c.description,
+    events.c.text,
+)
+
+
+class EventsUnit(UnitBase):
+    """What the engine's transaction records of events."""
+
+    async def add_events(self, items: Sequence[NewEvent], now: datetime) -> list[int]:
+        """Record alert events (at most one per rule), returning their ids in the same order."""
+        if not items:
+            return []
+        rows = [
+            {
+                "rule_id": item.rule.id,
+                "kind": item.kind,
+                "metric": item.rule.metric,
+                "value": item.value,
+                "previous": item.previous,
+                "threshold": item.rule.threshold,
+                "source": item.source,
+                "at": item.at,
+                "created_at": now,
+                "description": item.rule.description,
+                "text": item.text,
+            }
+            for item in items
+        ]
+        # Rows come back in no promised order; asking for one makes SQLAlchemy insert row by row.
+        # One event per rule in a batch, so the rule id tells which id is whose.
+        stmt = insert(events).returning(events.c.id, events.c.rule_id)
+        result = await self._conn.execute(stmt, rows)
+        ids = {row.rule_id: int(row.id) for row in result}
+        return [ids[item.rule.id] for item in items]
+
+
+class EventsStore(Database):
+    """The event history."""
+
+    async def delivered_events(self, address: str, limit: int) -> list[StoredEvent]:
+        """Return the newest events delivered to `address`, newest first."""
+        query = (
+            select(*EVENT_COLUMNS)
+            .select_from(deliveries.join(events).join(destinations))
+            .where(destinations.c.address == address)
+            .order_by(deliveries.c.id.desc())
+            .limit(limit)
+        )
+        async with self._connect() as conn:
+            return [event_from_row(row) for row in await conn.execute(query)]
+
+    async def recent_events(self, limit: int) -> list[StoredEvent]:
+        """Return the newest events, newest first."""
+        query = select(*EVENT_COLUMNS).order_by(events.c.id.desc()).limit(limit)
+        async with self._connect() as conn:
+            return [event_from_row(row) for row in await conn.execute(query)]

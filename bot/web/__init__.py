@@ -1,0 +1,1 @@
+"""HTTP on PORT: health and pushed-in metrics."""

@@ -1,0 +1,396 @@
+"""Pushed-in metrics: `POST /ingest/<metric>` turns an authenticated JSON value into a `Sample`.
+
+A push is `{"value": <number>, "at": <time>}` or a TradingView alert message such as
+`{"token": "...", "close": "{{close}}", "timenow": "{{timenow}}"}`. The value is the first of
+`value`, `close`, `price` present; a number or a numeric string. The time is the first of `at`,
+`timenow`, `time` present (`timenow` before `time` because TradingView's `{{time}}` is the bar's
+open, not when the value held): ISO 8601 with `Z` or an offset, a time without an offset is UTC,
+or unix seconds or milliseconds; absent means now.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import math
+import re
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+from multidict import MultiMapping
+
+from bot.settings import Settings
+from bot.storage import StoreUnavailable
+from signals.types import Sample
+
+log = logging.getLogger(__name__)
+
+Accept = Callable[[Sample], Awaitable[object]]
+Clock = Callable[[], datetime]
+
+SOURCE = "ingest"
+MAX_BODY = 4 * 1024
+MAX_ABS_VALUE = 1e15
+FUTURE_SLACK = timedelta(minutes=5)
+MAX_AGE = timedelta(days=30)
+WINDOW = timedelta(seconds=60)
+AUTH_FAILURES_PER_MINUTE = 20
+VALUE_KEYS = ("value", "close", "price")
+TIME_KEYS = ("at", "timenow", "time")
+DISABLED = "ingest is disabled: set INGEST_TOKEN"
+
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# Unix times this large are milliseconds: 1e11 seconds is the year 5138, 1e11 ms is 1973.
+_MILLIS_FROM = 1e11
+_MAX_TIME_TEXT = 64
+# Failed-auth bookkeeping is per client address; sweep idle ones once this many are tracked.
+_SWEEP_AT = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class IngestConfig:
+    """Who may push (the token), which metric ids, and how often each."""
+
+    token: str | None = field(repr=False)
+    metrics: frozenset[str]
+    per_minute: int
+
+    def __post_init__(self) -> None:
+        if self.per_minute < 1:
+            raise ValueError("IngestConfig.per_minute must be at least 1")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> IngestConfig:
+        """Build the config from `INGEST_TOKEN`, `INGEST_METRICS` and `INGEST_PER_MINUTE`."""
+        secret = settings.ingest_token
+        token = secret.get_secret_value() if secret is not None else None
+        return cls(token or None, frozenset(settings.ingest_metrics), settings.ingest_per_minute)
+
+
+@dataclass(frozen=True, slots=True)
+class Pushed:
+    """One validated push: the metric, its value and the UTC time it held."""
+
+    metric: str
+    value: float
+    at: datetime
+
+    def sample(self) -> Sample:
+        """Return the push as the `Sample` the rule engine takes."""
+        return Sample(self.metric, self.value, self.at, SOURCE)
+
+
+class Rejected(Exception):
+    """A push the route refuses: the HTTP status and the short reason the caller sees."""
+
+    def __init__(
+        self,
+        status: int,
+        error: str,
+        *,
+        field_name: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+        self.field_name = field_name
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+
+    @classmethod
+    def too_many(cls, error: str, wait: float) -> Rejected:
+        """Return a 429 telling the caller how many whole seconds to wait."""
+        seconds = max(1, math.ceil(wait))
+        return cls(
+            429, error, headers={"Retry-After": str(seconds)}, extra={"retry_after": seconds}
+        )
+
+    def response(self) -> web.Response:
+        """Return the JSON error response."""
+        body: dict[str, object] = {"error": self.error}
+        if self.field_name is not None:
+            body["field"] = self.field_name
+        body.update(self.extra)
+        response = web.json_response(body, status=self.status, headers=self.headers)
+        if self.status == 413:
+            # The rest of an oversized body is not wanted; do not reuse the connection after it.
+            response.force_close()
+        return response
+
+
+class SlidingWindow:
+    """Allow at most `limit` events per key in any `span` of time."""
+
+    def __init__(self, limit: int, span: timedelta = WINDOW) -> None:
+        self._limit = limit
+        self._span = span
+        self._events: dict[str, deque[datetime]] = {}
+
+    def wait(self, key: str, now: datetime) -> float | None:
+        """Return the seconds until `key` may act again, or None if it may act now."""
+        events = self._recent(key, now)
+        if len(events) < self._limit:
+            return None
+        return (events[0] + self._span - now).total_seconds()
+
+    def add(self, key: str, now: datetime) -> None:
+        """Count one event for `key` at `now`."""
+        if len(self._events) >= _SWEEP_AT:
+            for stale in list(self._events):
+                self._recent(stale, now)
+        self._events.setdefault(key, deque()).append(now)
+
+    def discard(self, key: str, at: datetime) -> None:
+        """Forget one event of `key` counted at `at`."""
+        events = self._events.get(key)
+        if events is not None and at in events:
+            events.remove(at)
+
+    @contextmanager
+    def held(self, key: str, now: datetime) -> Iterator[None]:
+        """Count one event for `key` while the block runs, and give it back if the block fails."""
+        self.add(key, now)
+        try:
+            yield
+        except BaseException:
+            self.discard(key, now)
+            raise
+
+    def _recent(self, key: str, now: datetime) -> deque[datetime]:
+        events = self._events.get(key)
+        if events is None:
+            return deque()
+        while events and events[0] <= now - self._span:
+            events.popleft()
+        if not events:
+            del self._events[key]
+        return events
+
+
+def parse_body(raw: bytes) -> dict[str, object]:
+    """Decode the request body as a JSON object."""
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise Rejected(400, "body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise Rejected(400, 'body must be a JSON object such as {"value": 8.5}')
+    return data
+
+
+def offered_tokens(
+    headers: MultiMapping[str], query: MultiMapping[str], body: Mapping[str, object]
+) -> list[str]:
+    """Return every token the caller offered: bearer header, `X-Ingest-Token`, `?token=`, body."""
+    offered: list[str] = []
+    for authorization in headers.getall("Authorization", []):
+        scheme, _, credentials = authorization.strip().partition(" ")
+        if scheme.lower() == "bearer" and credentials.strip():
+            offered.append(credentials.strip())
+    offered.extend(headers.getall("X-Ingest-Token", []))
+    offered.extend(query.getall("token", []))
+    in_body = body.get("token")
+    if isinstance(in_body, str):
+        offered.append(in_body)
+    return offered
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
+def token_matches(expected: str, offered: Iterable[str]) -> bool:
+    """Return whether any offered token equals `expected`, comparing each in constant time."""
+    want = _digest(expected)
+    matched = False
+    for candidate in offered:
+        # Digests have one length, so the comparison does not reveal the token's length either.
+        matched |= hmac.compare_digest(want, _digest(candidate))
+    return matched
+
+
+def _bad(key: str, problem: str) -> Rejected:
+    return Rejected(422, f"{key} {problem}", field_name=key)
+
+
+def _number(key: str, raw: object) -> float:
+    if isinstance(raw, bool):
+        raise _bad(key, "must be a number, not true or false")
+    number: float | int
+    if isinstance(raw, int | float):
+        number = raw
+    elif isinstance(raw, str) and _NUMBER.fullmatch(raw.strip()):
+        number = float(raw.strip())
+    else:
+        raise _bad(key, "must be a number or a numeric string")
+    if isinstance(number, float) and not math.isfinite(number):
+        raise _bad(key, "must be a finite number")
+    if abs(number) > MAX_ABS_VALUE:
+        raise _bad(key, f"is out of range (more than {MAX_ABS_VALUE:g} in size)")
+    return float(number)
+
+
+def read_value(body: Mapping[str, object]) -> float:
+    """Return the pushed number: the first of `value`, `close`, `price` the body has."""
+    for key in VALUE_KEYS:
+        if key in body:
+            return _number(key, body[key])
+    raise Rejected(
+        422,
+        'no value: send {"value": <number>} (or TradingView\'s close/price)',
+        field_name="value",
+    )
+
+
+def _from_unix(key: str, number: float) -> datetime:
+    try:
+        seconds = number / 1000 if abs(number) >= _MILLIS_FROM else number
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise _bad(key, "is not a usable unix time") from None
+
+
+def _instant(key: str, raw: object) -> datetime:
+    problem = "must be an ISO 8601 time (e.g. 2024-01-03T15:04:05Z) or unix seconds"
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise _bad(key, problem)
+    if not isinstance(raw, str):
+        return _from_unix(key, raw)
+    text = raw.strip()
+    if len(text) > _MAX_TIME_TEXT:
+        raise _bad(key, problem)
+    if _NUMBER.fullmatch(text):
+        return _from_unix(key, float(text))
+    try:
+        parsed = datetime.fromisoformat(text)
+        # A time without an offset is UTC: TradingView and most tools that push send UTC.
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise _bad(key, problem) from None
+
+
+def read_time(body: Mapping[str, object], now: datetime) -> datetime:
+    """Return when the value held: the first of `at`, `timenow`, `time`, else `now`."""
+    key = next((k for k in TIME_KEYS if k in body), None)
+    if key is None:
+        return now
+    at = _instant(key, body[key])
+    if at > now + FUTURE_SLACK:
+        raise _bad(key, "is more than 5 minutes in the future")
+    if at < now - MAX_AGE:
+        raise _bad(key, "is more than 30 days old")
+    return at
+
+
+def parse_push(metric: str, body: Mapping[str, object], now: datetime) -> Pushed:
+    """Validate a decoded push for `metric` into a `Pushed`."""
+    return Pushed(metric, read_value(body), read_time(body, now))
+
+
+async def read_limited(request: web.BaseRequest, limit: int = MAX_BODY) -> bytes:
+    """Read the body, refusing one larger than `limit` bytes without reading past it."""
+    too_large = Rejected(413, f"body is larger than {limit} bytes")
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    body = bytearray()
+    while len(body) <= limit:
+        chunk = await request.content.read(limit + 1 - len(body))
+        if not chunk:
+            break
+        body += chunk
+    if len(body) > limit:
+        raise too_large
+    return bytes(body)
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+class _IngestRoute:
+    """The state behind the route: the config and the two rate limits."""
+
+    def __init__(self, config: IngestConfig, accept: Accept, clock: Clock) -> None:
+        self._config = config
+        self._accept = accept
+        self._clock = clock
+        self._budget = SlidingWindow(config.per_minute)
+        self._auth_failures = SlidingWindow(AUTH_FAILURES_PER_MINUTE)
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Answer one push: 202 with what was stored, or a JSON error."""
+        try:
+            pushed = await self._admit(request)
+            return await self._store(pushed)
+        except Rejected as exc:
+            return exc.response()
+
+    async def _admit(self, request: web.Request) -> Pushed:
+        """Check the token, then the metric, then the body; raise `Rejected` at the first fault."""
+        token = self._config.token
+        if token is None:
+            raise Rejected(404, DISABLED)
+        now = self._clock()
+        client = request.remote or "unknown"
+        # Refused before the token is compared, so a blocked guesser learns nothing more.
+        wait = self._auth_failures.wait(client, now)
+        if wait is not None:
+            raise Rejected.too_many("too many failed token attempts from this address", wait)
+        raw = await read_limited(request)
+        # The token may be in the body, so decode first but report a bad body only after auth.
+        problem: Rejected | None = None
+        body: dict[str, object] = {}
+        try:
+            body = parse_body(raw)
+        except Rejected as exc:
+            problem = exc
+        if not token_matches(token, offered_tokens(request.headers, request.query, body)):
+            self._auth_failures.add(client, now)
+            log.warning("ingest: missing or wrong token from %s", client)
+            raise Rejected(401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
+        metric = request.match_info["metric"]
+        if metric not in self._config.metrics:
+            accepted = sorted(self._config.metrics)
+            listed = ", ".join(accepted) or "none (set INGEST_METRICS)"
+            raise Rejected(404, f"unknown metric; accepted: {listed}", extra={"accepted": accepted})
+        if problem is not None:
+            raise problem
+        return parse_push(metric, body, now)
+
+    async def _store(self, pushed: Pushed) -> web.Response:
+        """Spend one of the metric's pushes this minute on `pushed` and hand it to `accept`."""
+        metric = pushed.metric
+        now = self._clock()
+        wait = self._budget.wait(metric, now)
+        if wait is not None:
+            limit = self._config.per_minute
+            raise Rejected.too_many(f"{metric}: at most {limit} pushes a minute", wait)
+        try:
+            with self._budget.held(metric, now):
+                await self._accept(pushed.sample())
+        except StoreUnavailable as exc:
+            log.warning("ingest: %s not stored, store unavailable: %s", metric, exc)
+            raise Rejected(503, "store unavailable; retry later") from None
+        except Exception:
+            # A bug or an untranslated database error: log it in full, answer JSON, keep serving.
+            log.exception("ingest: %s could not be stored", metric)
+            raise Rejected(500, "could not store the value") from None
+        log.info("ingest: %s = %s at %s", metric, pushed.value, _iso(pushed.at))
+        return web.json_response(
+            {"metric": metric, "value": pushed.value, "at": _iso(pushed.at)}, status=202
+        )
+
+
+def add_ingest_routes(
+    app: web.Application, config: IngestConfig, accept: Accept, clock: Clock
+) -> None:
+    """Register `POST /ingest/{metric}` on `app`, handing each valid push to `accept`."""
+    app.router.add_post("/ingest/{metric}", _IngestRoute(config, accept, clock).handle)

@@ -1,0 +1,247 @@
+"""Store round trips, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection, inspect
+
+import bot.storage.store
+from bot.model.delivery import Sent
+from bot.model.evaluation import RuleState
+from bot.model.rules import ALL_BUILTINS, RuleDefaults, RuleSpec
+from bot.storage import Store, StoreUnavailable
+from bot.storage.schema import metadata
+from bot.watch.engine import AlertEngine
+from signals.types import FetchResult, Sample, Stale
+from tests.bot.conftest import FakeClock
+
+
+async def test_samples_upsert_and_latest_tracks_the_newest(store: Store, clock: FakeClock) -> None:
+    engine = AlertEngine(store, RuleDefaults(), clock)
+    t1, t2 = clock(), clock() + timedelta(minutes=1)
+    detail = (("beats_btc", "eth,sol"),)
+    await engine.ingest(FetchResult(samples=(Sample("asi", 40, t2, "coingecko", detail),)))
+    # An older sample arriving late is kept in history but does not replace the latest value.
+    await engine.ingest(FetchResult(samples=(Sample("asi", 30, t1, "coingecko"),)))
+    await engine.ingest(FetchResult(samples=(Sample("asi", 41, t2, "coingecko", detail),)))
+    latest = (await store.latest_values())["asi"]
+    assert (latest.value, latest.at, latest.source, latest.detail) == (41, t2, "coingecko", detail)
+    assert await store.samples_since("asi", t1) == [(t1, 30), (t2, 41)]
+
+
+async def test_stale_mark_keeps_the_value_and_clears_on_the_next_sample(
+    store: Store, clock: FakeClock
+) -> None:
+    engine = AlertEngine(store, RuleDefaults(), clock)
+    await engine.ingest(FetchResult(samples=(Sample("asi", 40, clock(), "coingecko"),)))
+    await engine.ingest(FetchResult(stale=(Stale("asi", "only 44 of 50 coins have history"),)))
+    latest = (await store.latest_values())["asi"]
+    assert latest.value == 40
+    assert latest.stale_reason == "only 44 of 50 coins have history"
+    clock.advance(minutes=1)
+    await engine.ingest(FetchResult(samples=(Sample("asi", 42, clock(), "coingecko"),)))
+    assert (await store.latest_values())["asi"].stale_reason is None
+
+
+async def test_history_seeds_new_high(store: Store, clock: FakeClock) -> None:
+    await store.subscribe("console", [ALL_BUILTINS], clock())
+    engine = AlertEngine(store, RuleDefaults(), clock)
+    days = [clock() - timedelta(days=n) for n in range(5, 0, -1)]
+    history = tuple(
+        Sample("rut", v, d, "yahoo") for v, d in zip([10, 30, 20, 25, 28], days, strict=True)
+    )
+    below = Sample("rut", 29, clock(), "yahoo")
+    fired = await engine.ingest(FetchResult(samples=(below,), history=history))
+    assert fired == []
+    clock.advance(days=1)
+    fired = await engine.ingest(FetchResult(samples=(Sample("rut", 31, clock(), "yahoo"),)))
+    assert [(f.rule_id, f.kind) for f in fired] == [("rut-new-high", "firing")]
+    assert await store.pending_count() == 1
+    events = await store.recent_events(5)
+    assert events[0].previous == 30
+
+
+async def test_coin_closes_round_trip(store: Store) -> None:
+    await store.save_closes("solana", {date(2026, 1, 1): 100.0, date(2026, 1, 2): 101.5})
+    await store.save_closes("solana", {date(2026, 1, 2): 102.0})
+    assert await store.closes("solana", date(2026, 1, 2)) == {date(2026, 1, 2): 102.0}
+    assert await store.closes("cardano", date(2026, 1, 1)) == {}
+
+
+async def test_daily_series_round_trip(store: Store) -> None:
+    days = [date(2026, 1, 1) + timedelta(days=n) for n in range(3)]
+    await store.save_daily_values("alt_volume_usd", {day: 1.0e10 + n for n, day in enumerate(days)})
+    # A later reading of the same day replaces it; another series is kept apart.
+    await store.save_daily_values("alt_volume_usd", {days[2]: 3.5e10})
+    await store.save_daily_values("other", {days[2]: 7.0})
+    await store.save_daily_values("other", {})
+    assert await store.daily_values("alt_volume_usd", days[1]) == {
+        days[1]: 1.0e10 + 1,
+        days[2]: 3.5e10,
+    }
+    assert await store.daily_values("other", days[0]) == {days[2]: 7.0}
+    assert await store.daily_values("missing", days[0]) == {}
+
+
+def _migrate(conn: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option(
+        "script_location", str(Path(bot.storage.store.__file__).with_name("migrations"))
+    )
+    config.attributes["connection"] = conn
+    command.downgrade(config, revision)
+
+
+async def test_a_database_at_0001_gains_the_daily_series_when_opened(store_url: str) -> None:
+    first = await Store.open(store_url)
+    try:
+        await first.save_closes("solana", {date(2026, 1, 1): 100.0})
+        async with first.engine.begin() as conn:
+            await conn.run_sync(_migrate, "0001")
+            assert not await conn.run_sync(lambda c: inspect(c).has_table("daily_series"))
+    finally:
+        await first.close()
+    reopened = await Store.open(store_url)
+    try:
+        await reopened.save_daily_values("alt_volume_usd", {date(2026, 1, 1): 2.0e10})
+        assert await reopened.daily_values("alt_volume_usd", date(2026, 1, 1)) == {
+            date(2026, 1, 1): 2.0e10
+        }
+        assert await reopened.closes("solana", date(2026, 1, 1)) == {date(2026, 1, 1): 100.0}
+    finally:
+        await reopened.close()
+
+
+async def test_migrations_build_the_schema_the_code_declares(store: Store) -> None:
+    def differences(conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+    async with store.engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
+
+
+async def test_custom_rules_subscriptions_and_limits(store: Store, clock: FakeClock) -> None:
+    spec = RuleSpec("btc_usd", "crosses above", 100_000.0)
+    first = await store.add_custom_rule("telegram:7", spec, clock(), limit=2)
+    second = await store.add_custom_rule("telegram:7", spec, clock(), limit=2)
+    assert first is not None
+    assert second is not None
+    assert await store.add_custom_rule("telegram:7", spec, clock(), limit=2) is None
+    rows = await store.custom_rule_rows("telegram:7")
+    assert [r[0] for r in rows] == [first, second]
+    info = await store.destination("telegram:7")
+    assert info is not None
+    assert set(info.rule_ids) == {first, second}
+    assert not await store.remove_custom_rule("telegram:8", first)
+    assert not await store.remove_custom_rule("telegram:7", "c99999999999999999999")
+    assert await store.remove_custom_rule("telegram:7", first)
+    assert [r[0] for r in await store.custom_rule_rows()] == [second]
+    assert first not in await store.rule_states()
+
+
+async def test_subscribe_unsubscribe_and_mute(store: Store, clock: FakeClock) -> None:
+    assert await store.subscribe(
+        "discord:5", ["altseason", "altseason", "rut-new-high"], clock()
+    ) == (
+        "altseason",
+        "rut-new-high",
+    )
+    assert await store.subscribe("discord:5", ["altseason"], clock()) == ()
+    assert await store.unsubscribe("discord:5", ["altseason", "nope"]) == ("altseason",)
+    await store.set_mute("discord:5", clock() + timedelta(hours=2), clock())
+    info = await store.destination("discord:5")
+    assert info is not None
+    assert info.rule_ids == ("rut-new-high",)
+    assert info.muted_until == clock() + timedelta(hours=2)
+    assert await store.unsubscribe("discord:5", None) == ("rut-new-high",)
+    assert await store.unsubscribe("discord:404", None) == ()
+
+
+async def test_moving_into_an_existing_destination_merges(store: Store, clock: FakeClock) -> None:
+    await store.subscribe("telegram:-1", ["altseason", "asi-above-50"], clock())
+    await store.subscribe("telegram:-1002", ["altseason"], clock())
+    await store.move_destination("telegram:-1", "telegram:-1002")
+    merged = await store.destination("telegram:-1002")
+    assert merged is not None
+    assert merged.rule_ids == ("altseason", "asi-above-50")
+    assert await store.destination("telegram:-1") is None
+
+
+async def test_one_transaction_writes_state_event_and_outbox(
+    store: Store, clock: FakeClock
+) -> None:
+    for chat in ("telegram:1", "telegram:2"):
+        await store.subscribe(chat, ["asi-above-50"], clock())
+    await store.subscribe("telegram:3", [ALL_BUILTINS], clock())
+    await store.set_mute("telegram:2", clock() + timedelta(hours=1), clock())
+    engine = AlertEngine(store, RuleDefaults(), clock)
+    await engine.ingest_sample(Sample("asi", 40, clock(), "coingecko"))
+    clock.advance(minutes=1)
+    fired = await engine.ingest_sample(Sample("asi", 55, clock(), "coingecko"))
+    assert [f.rule_id for f in fired] == ["asi-above-50"]
+    assert await store.pending_count() == 2
+    states = await store.rule_states()
+    assert states["asi-above-50"].state == "firing"
+    assert states["altseason"] == RuleState(state="inactive")
+    assert states["asi-above-50"].since == clock()
+    due = await store.due_destinations(clock(), 10, ["telegram"])
+    assert len(due) == 2
+
+    async def send(_item: object) -> Sent:
+        return Sent()
+
+    for dest in due:
+        assert await store.deliver_next(dest, clock, send, 3) is not None
+        assert await store.deliver_next(dest, clock, send, 3) is None
+    history = await store.delivered_events("telegram:1", 10)
+    assert [(e.rule_id, e.kind, e.value) for e in history] == [("asi-above-50", "firing", 55)]
+    assert await store.delivered_events("telegram:2", 10) == []
+
+
+async def test_prune_drops_old_samples_and_delivered_rows(store: Store, clock: FakeClock) -> None:
+    engine = AlertEngine(store, RuleDefaults(), clock)
+    await engine.ingest_sample(Sample("asi", 40, clock() - timedelta(days=500), "x"))
+    await engine.ingest_sample(Sample("asi", 41, clock(), "x"))
+    await store.prune(clock(), timedelta(days=400))
+    assert [v for _, v in await store.samples_since("asi", clock() - timedelta(days=1000))] == [41]
+
+
+async def test_ping(store: Store) -> None:
+    await store.ping()
+
+
+async def test_checkpoint_runs_outside_a_transaction(store: Store, clock: FakeClock) -> None:
+    await store.subscribe("console", [ALL_BUILTINS], clock())
+    await store.checkpoint()
+    await store.checkpoint()
+    info = await store.destination("console")
+    assert info is not None
+    assert info.rule_ids == (ALL_BUILTINS,)
+
+
+async def test_a_database_gone_mid_run_is_store_unavailable_everywhere(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    folder = tmp_path / "gone"
+    store = await Store.open(f"sqlite+aiosqlite:///{folder / 'radar.db'}")
+    engine = AlertEngine(store, RuleDefaults(), clock)
+    await engine.reload()
+    await store.engine.dispose()  # no pooled connection survives the folder
+    shutil.rmtree(folder)
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.latest_values()
+        with pytest.raises(StoreUnavailable):
+            await engine.ingest_sample(Sample("asi", 55.0, clock(), "coingecko"))
+        with pytest.raises(StoreUnavailable):
+            await store.ping()
+    finally:
+        await store.close()
