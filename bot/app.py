@@ -20,7 +20,7 @@ from bot.commands.service import CommandService
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.notifiers import ConsoleNotifier, WebhookNotifier
 from bot.model.rules import ALL_BUILTINS, RuleDefaults
-from bot.settings import Settings
+from bot.settings import FRONT_END_SETTINGS, Settings
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
 from bot.watch.pollers import Poller
@@ -74,7 +74,7 @@ def configure_logging(settings: Settings) -> None:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     secrets = [
         s.get_secret_value()
-        for s in (settings.telegram_token, settings.discord_token, settings.coingecko_api_key)
+        for s in (settings.telegram.token, settings.discord.token, settings.coingecko_api_key)
         if s is not None
     ]
     handler.addFilter(_Redact(secrets))
@@ -112,18 +112,14 @@ def operator_addresses(settings: Settings) -> list[str]:
 
 def load_frontends(settings: Settings, service: CommandService) -> list[FrontEnd]:
     """Import and build the chat front-ends whose tokens are set; only here is `handlers` named."""
-    wanted = [
-        name
-        for name, token in (
-            ("telegram", settings.telegram_token),
-            ("discord", settings.discord_token),
-        )
-        if token is not None and token.get_secret_value()
-    ]
     frontends: list[FrontEnd] = []
-    for name in wanted:
+    for name in FRONT_END_SETTINGS:
+        own = getattr(settings, name)
+        if own.token is None or not own.token.get_secret_value():
+            continue
         module = importlib.import_module(f"handlers.{name}")
-        frontends.append(module.build_frontend(settings, service))
+        # Each front-end sees only its own settings model.
+        frontends.append(module.build_frontend(own, service))
     return frontends
 
 

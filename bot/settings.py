@@ -9,11 +9,14 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
     Field,
     SecretStr,
     TypeAdapter,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -51,6 +54,36 @@ class SettingsError(Exception):
     """A setting has a value the bot cannot use; the message names the variable."""
 
 
+class TelegramSettings(BaseModel):
+    """What the Telegram front-end reads: `TELEGRAM_<FIELD>` in the environment."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    token: SecretStr | None = None
+    api_url: HttpRoot = "https://api.telegram.org"
+    rate_global: int = Field(default=30, ge=1)
+    rate_per_chat: int = Field(default=1, ge=1)
+    rate_per_group_minute: int = Field(default=20, ge=1)
+
+
+class DiscordSettings(BaseModel):
+    """What the Discord front-end reads: `DISCORD_<FIELD>` in the environment."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    token: SecretStr | None = None
+    api_url: HttpRoot = "https://discord.com/api/v10"
+    gateway_url: str = "wss://gateway.discord.gg"
+    guild_id: int | None = None
+
+
+# Front-ends whose settings nest under their name; `app` passes each only its own model.
+FRONT_END_SETTINGS: dict[str, type[BaseModel]] = {
+    "telegram": TelegramSettings,
+    "discord": DiscordSettings,
+}
+
+
 class Settings(BaseSettings):
     """Configuration from the environment and `.env`; names as in DESIGN.md section 3."""
 
@@ -60,17 +93,14 @@ class Settings(BaseSettings):
         extra="ignore",
         case_sensitive=False,
         env_ignore_empty=True,
+        # TELEGRAM_API_URL -> telegram.api_url: split once, so the front-end's own field names
+        # keep their underscores and the variables keep the names users already set.
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
     )
 
-    telegram_token: SecretStr | None = None
-    telegram_api_url: HttpRoot = "https://api.telegram.org"
-    telegram_rate_global: int = Field(default=30, ge=1)
-    telegram_rate_per_chat: int = Field(default=1, ge=1)
-    telegram_rate_per_group_minute: int = Field(default=20, ge=1)
-    discord_token: SecretStr | None = None
-    discord_api_url: HttpRoot = "https://discord.com/api/v10"
-    discord_gateway_url: str = "wss://gateway.discord.gg"
-    discord_guild_id: int | None = None
+    telegram: TelegramSettings = TelegramSettings()
+    discord: DiscordSettings = DiscordSettings()
 
     # Kept out of repr: a PostgreSQL URL carries its password.
     database_url: str = Field(default="sqlite:///data/radar.db", repr=False)
@@ -190,6 +220,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is computed by the bot itself; pick another id")
         return tuple(dict.fromkeys(items))
 
+    @model_validator(mode="before")
+    @classmethod
+    def _nest_front_end_keywords(cls, data: Any) -> Any:
+        """Accept `telegram_token=...` as a keyword too, as the environment spells it."""
+        if not isinstance(data, dict):
+            return data
+        folded = dict(data)
+        for name in FRONT_END_SETTINGS:
+            prefix = f"{name}_"
+            flat = {k[len(prefix) :]: folded.pop(k) for k in list(folded) if k.startswith(prefix)}
+            if flat:
+                nested = folded.get(name)
+                base = nested.model_dump() if isinstance(nested, BaseModel) else dict(nested or {})
+                folded[name] = {**base, **flat}
+        return folded
+
     def poll_interval(self, source: str) -> float:
         """Return the poll interval for `source`, honouring `<SOURCE>_POLL_SECONDS`."""
         override: float | None = getattr(self, f"{source}_poll_seconds", None)
@@ -214,5 +260,7 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        # A nested front-end field is named as its variable: ("telegram", "api_url") -> TELEGRAM_API_URL.
+        loc = [str(part) for part in first["loc"] if isinstance(part, str)]
+        name = "_".join(loc[:2]).upper() if loc else "settings"
         raise SettingsError(f"invalid {name}: {first['msg']}") from None

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.commands import CommandService, FrontEnd
-    from bot.settings import Settings
+    from bot.settings import DiscordSettings
 
 
 def _import_discord_py() -> None:
@@ -26,17 +26,17 @@ def _import_discord_py() -> None:
 _import_discord_py()
 
 
-def build_frontend(settings: Settings, service: CommandService) -> FrontEnd:
-    """Return the Discord front-end configured by `settings`; it connects when started."""
+def build_frontend(settings: DiscordSettings, service: CommandService) -> FrontEnd:
+    """Return the Discord front-end configured by its own settings; it connects when started."""
     # Imported here so that importing this package costs only discord.py itself.
     from handlers.discord.frontend import DiscordFrontEnd  # noqa: PLC0415
 
-    if settings.discord_token is None:
+    if settings.token is None:
         raise ValueError("DISCORD_TOKEN is not set")
     return DiscordFrontEnd(
-        token=settings.discord_token.get_secret_value(),
+        token=settings.token.get_secret_value(),
         service=service,
-        api_url=str(settings.discord_api_url),
-        gateway_url=settings.discord_gateway_url,
-        guild_id=settings.discord_guild_id,
+        api_url=str(settings.api_url),
+        gateway_url=settings.gateway_url,
+        guild_id=settings.guild_id,
     )

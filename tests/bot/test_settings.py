@@ -31,10 +31,10 @@ def error_of() -> str:
 
 def test_defaults_follow_the_design(env: pytest.MonkeyPatch) -> None:
     settings = load_settings()
-    assert settings.telegram_token is None
-    assert settings.discord_token is None
-    assert str(settings.telegram_api_url).rstrip("/") == "https://api.telegram.org"
-    assert str(settings.discord_api_url).rstrip("/") == "https://discord.com/api/v10"
+    assert settings.telegram.token is None
+    assert settings.discord.token is None
+    assert str(settings.telegram.api_url).rstrip("/") == "https://api.telegram.org"
+    assert str(settings.discord.api_url).rstrip("/") == "https://discord.com/api/v10"
     assert settings.database_url == "sqlite:///data/radar.db"
     assert settings.async_database_url == "sqlite+aiosqlite:///data/radar.db"
     assert settings.coingecko_api_key is None
@@ -202,7 +202,7 @@ def test_an_empty_variable_counts_as_unset(env: pytest.MonkeyPatch) -> None:
     for name in ("TELEGRAM_TOKEN", "PORT", "POLL_SECONDS", "EXCHANGE_API_URL", "ADMIN_IDS"):
         env.setenv(name, "")
     settings = load_settings()
-    assert settings.telegram_token is None
+    assert settings.telegram.token is None
     assert (settings.port, settings.poll_seconds) == (8080, 60)
     assert settings.exchange_api_url is None
     assert settings.exchange_fallbacks == ("kraken", "coinbase")
@@ -249,8 +249,8 @@ def test_secrets_are_secret_strings_kept_out_of_repr(env: pytest.MonkeyPatch) ->
     env.setenv("COINGECKO_API_KEY", "coingecko-secret")
     settings = load_settings()
     secrets = {
-        settings.telegram_token: "123456:telegram-secret",
-        settings.discord_token: "discord-secret",
+        settings.telegram.token: "123456:telegram-secret",
+        settings.discord.token: "discord-secret",
         settings.coingecko_api_key: "coingecko-secret",
     }
     for field, value in secrets.items():
@@ -271,3 +271,33 @@ def test_the_database_password_is_kept_out_of_repr(env: pytest.MonkeyPatch) -> N
     settings = load_settings()
     assert "hunter2" in settings.async_database_url
     assert "hunter2" not in repr(settings)
+
+
+def test_front_end_settings_nest_under_their_platform_with_todays_names(
+    env: pytest.MonkeyPatch,
+) -> None:
+    env.setenv("TELEGRAM_API_URL", "http://127.0.0.1:8081/bot")
+    env.setenv("TELEGRAM_RATE_PER_GROUP_MINUTE", "10")
+    env.setenv("DISCORD_GATEWAY_URL", "ws://127.0.0.1:9000")
+    env.setenv("DISCORD_GUILD_ID", "1234")
+    settings = load_settings(telegram_token="123456:abc")
+    assert settings.telegram.api_url == "http://127.0.0.1:8081/bot"
+    assert settings.telegram.rate_per_group_minute == 10
+    assert settings.telegram.rate_global == 30
+    assert settings.telegram.token is not None
+    assert settings.telegram.token.get_secret_value() == "123456:abc"
+    assert (settings.discord.gateway_url, settings.discord.guild_id) == (
+        "ws://127.0.0.1:9000",
+        1234,
+    )
+
+
+def test_an_unrelated_platform_variable_is_ignored(env: pytest.MonkeyPatch) -> None:
+    # Hosting platforms set variables of their own; a stray DISCORD_* must not stop the bot.
+    env.setenv("DISCORD_CLIENT_ID", "42")
+    assert load_settings().discord.token is None
+
+
+def test_a_bad_nested_value_names_its_variable(env: pytest.MonkeyPatch) -> None:
+    env.setenv("TELEGRAM_RATE_GLOBAL", "0")
+    assert error_of().startswith("invalid TELEGRAM_RATE_GLOBAL: ")

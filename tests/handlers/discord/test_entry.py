@@ -20,7 +20,7 @@ async def test_build_frontend_reaches_the_configured_api_and_gateway(
         discord_gateway_url=fake.gateway_url,
         discord_guild_id=world.guild.id,
     )
-    frontend = build_frontend(settings, radar.service)
+    frontend = build_frontend(settings.discord, radar.service)
     assert frontend.name == "discord"
     assert frontend.notifier.scheme == "discord"
     await frontend.start()
@@ -44,7 +44,7 @@ async def test_a_refused_token_fails_the_start_clearly(world: World, radar: Rada
         discord_api_url=fake.api_url,
         discord_gateway_url=fake.gateway_url,
     )
-    frontend = build_frontend(settings, radar.service)
+    frontend = build_frontend(settings.discord, radar.service)
     with pytest.raises(Exception, match="Discord refused DISCORD_TOKEN"):
         await frontend.start()
     await frontend.stop()
@@ -53,4 +53,4 @@ async def test_a_refused_token_fails_the_start_clearly(world: World, radar: Rada
 
 def test_build_frontend_needs_a_token(radar: Radar) -> None:
     with pytest.raises(ValueError, match="DISCORD_TOKEN"):
-        build_frontend(load_settings(discord_token=None), radar.service)
+        build_frontend(load_settings(discord_token=None).discord, radar.service)
