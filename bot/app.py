@@ -180,6 +180,7 @@ async def build_service(
         clock,
         workers=settings.dispatch_workers,
         max_attempts=settings.dispatch_max_attempts,
+        lease=timedelta(seconds=settings.delivery_lease_seconds),
     )
     engine = AlertEngine(store, rule_defaults(settings), clock, on_queued=dispatcher.wake)
     await engine.reload()
@@ -229,21 +230,30 @@ async def build_service(
 
 
 async def _maintain_until(stop: asyncio.Event, service: Service, clock: Clock) -> None:
-    """Checkpoint the database often and prune old rows hourly, until `stop`."""
+    """Check the database file, checkpoint often and prune old rows hourly, until `stop`."""
     retention = timedelta(days=service.settings.sample_retention_days)
     pruned_at = clock()
+    failing: str | None = None
     while True:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), _CHECKPOINT_EVERY)
         if stop.is_set():
             return
         try:
+            service.store.check_file()
             await service.store.checkpoint()
             if clock() - pruned_at >= _PRUNE_EVERY:
                 pruned_at = clock()
                 await service.store.prune(pruned_at, retention)
         except Exception as exc:
-            log.warning("database maintenance failed: %s", exc)
+            # Log once when maintenance starts failing and once when it works again.
+            if failing is None:
+                log.error("database maintenance failing: %s", exc)
+            failing = str(exc)
+            continue
+        if failing is not None:
+            log.warning("database maintenance works again")
+            failing = None
 
 
 async def run(

@@ -147,6 +147,8 @@ class Settings(BaseSettings):
 
     dispatch_workers: int = Field(default=16, ge=1, le=256)
     dispatch_max_attempts: int = Field(default=12, ge=1)
+    # How long a claimed delivery stays with its worker; a worker that dies or freezes loses it then.
+    delivery_lease_seconds: float = Field(default=60.0, ge=2, le=3600)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -1,40 +1,83 @@
-"""Deliver outbox rows: in order per destination, retried with backoff, each one acknowledged."""
+"""Deliver outbox rows: claimed, sent outside any transaction, acknowledged in group commits.
+
+One loop owns the database side: it commits the outcomes that came back (all of them in one
+transaction, ahead of any new read, so a receiver's answer reaches the database within
+milliseconds) and then claims due rows for each platform's lane. Each platform has its own lane
+of send slots, so a flood or an outage on one never holds up another. A claim is a lease: a
+worker that dies or freezes loses its rows when the lease runs out and another worker takes them
+over. An outcome that cannot be committed (the database is away) stays in memory and is retried
+until it commits, so an outage delays the "sent" mark but never causes a resend while the
+process lives.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
+import os
 import random
+import secrets
+import socket
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.model.delivery import (
+    Claimed,
     DeliveryOutcome,
     DestinationMoved,
     Moved,
     Notifier,
     OutboxItem,
+    Outcome,
     PermanentDeliveryError,
     Refused,
     Retry,
     Sent,
     TransientDeliveryError,
 )
-from bot.storage import Store
+from bot.storage import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 _BACKOFF_BASE = 2.0
 _BACKOFF_CAP = 600.0
 _IDLE_POLL = 1.0
+DEFAULT_LEASE = timedelta(seconds=60)
+# A row whose lease is this close to running out is not sent: another worker may take it over.
+# (A quarter of the lease when that is shorter.)
+_LEASE_MARGIN = timedelta(seconds=15)
+# Rows claimed ahead per send slot: enough to keep the slots busy between two claims.
+_PREFETCH = 2
+_OUTAGE_FIRST = 0.5
+_OUTAGE_CAP = 10.0
 
 
 def backoff(attempts: int, rng: Callable[[], float] = random.random) -> timedelta:
     """Return the wait before retry number `attempts`: exponential, capped, with jitter."""
     ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** min(attempts, 20))
     return timedelta(seconds=ceiling * (0.5 + rng() / 2))
+
+
+def worker_name() -> str:
+    """Return a name for this process's claims: host, pid and a random part (pids are reused)."""
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass
+class _Lane:
+    """One platform's send slots and the claimed rows waiting for them."""
+
+    notifier: Notifier
+    slots: int
+    queue: asyncio.Queue[Claimed | None] = field(default_factory=asyncio.Queue)
+    busy: int = 0
+    workers: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def room(self) -> int:
+        """Return how many more rows to claim for this lane now."""
+        return self.slots * _PREFETCH - self.queue.qsize() - self.busy
 
 
 class Dispatcher:
@@ -49,87 +92,221 @@ class Dispatcher:
         workers: int = 16,
         max_attempts: int = 12,
         idle_poll: float = _IDLE_POLL,
+        lease: timedelta = DEFAULT_LEASE,
         rng: Callable[[], float] = random.random,
+        name: str | None = None,
     ) -> None:
         self._store = store
-        self._notifiers = dict(notifiers)
         self._clock = clock
-        self._workers = asyncio.Semaphore(workers)
-        self._worker_count = workers
-        self._batch = workers * 8
+        self._slots = workers
         self._max_attempts = max_attempts
         self._idle_poll = idle_poll
+        self._lease = lease
+        self._margin = min(_LEASE_MARGIN, lease / 4)
         self._rng = rng
+        self.name = name or worker_name()
+        self._lanes: dict[str, _Lane] = {}
+        self._running = False
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._active: dict[int, asyncio.Task[None]] = {}
+        # Rows this process holds: claimed, being sent, or answered but not yet recorded.
+        self._held: set[int] = set()
+        self._answered: list[Outcome] = []
+        # Each sender waits for its answer to be committed before it takes another row, so at
+        # any moment at most one answered-but-unrecorded send per slot could be repeated.
+        self._committed: asyncio.Event = asyncio.Event()
+        self._outage_since: datetime | None = None
+        self._outage_failures = 0
         # Per scheme, why delivery is failing: log once when it starts and once when it ends,
         # not once per row (a Telegram outage would otherwise log every subscribed chat).
         self._failing: dict[str, str] = {}
+        for notifier in notifiers.values():
+            self.add_notifier(notifier)
+
+    @property
+    def unrecorded(self) -> int:
+        """Return how many answered sends wait for their outcome to be committed."""
+        return len(self._answered)
+
+    @property
+    def database_down_since(self) -> datetime | None:
+        """Return when the database stopped answering the dispatcher, or None while it answers."""
+        return self._outage_since
 
     def wake(self) -> None:
         """Look for due rows now rather than at the next poll."""
         self._wake.set()
 
     def add_notifier(self, notifier: Notifier) -> None:
-        """Deliver to `notifier.scheme` destinations from now on."""
-        self._notifiers[notifier.scheme] = notifier
-        self.wake()
+        """Deliver to `notifier.scheme` destinations from now on, in a lane of their own."""
+        old = self._lanes.get(notifier.scheme)
+        if old is not None:
+            old.notifier = notifier
+        else:
+            lane = _Lane(notifier, self._slots)
+            self._lanes[notifier.scheme] = lane
+            if self._running:
+                self._start_lane(lane)
+        self._wake.set()
 
     async def run(self) -> None:
-        """Dispatch until `stop`, then let every row in flight finish."""
+        """Dispatch until `stop`, then let every row in flight finish and record it."""
+        self._running = True
+        for lane in self._lanes.values():
+            self._start_lane(lane)
         try:
+            await self._release_stale_claims()
             while not self._stopping.is_set():
                 self._wake.clear()
-                await self._dispatch_due()
-                await self._idle()
+                if await self._step():
+                    await self._pause(self._idle_poll)
+                else:
+                    await self._pause(self._outage_delay())
         finally:
-            await self._drain_in_flight()
+            await self._shut_down()
 
     async def stop(self) -> None:
         """Take no new rows; `run` returns once the rows in flight are recorded."""
         self._stopping.set()
         self._wake.set()
 
-    async def _idle(self) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), self._idle_poll)
+    # --- the database side ----------------------------------------------------------------------
 
-    async def _dispatch_due(self) -> None:
-        due = await self._store.due_destinations(self._clock(), self._batch, tuple(self._notifiers))
-        for dest_id in due:
-            if dest_id in self._active or self._stopping.is_set():
-                continue
-            task = asyncio.create_task(self._drain(dest_id), name=f"deliver-{dest_id}")
-            self._active[dest_id] = task
-            task.add_done_callback(functools.partial(self._finished, dest_id))
+    async def _release_stale_claims(self) -> None:
+        # SQLite serves one process: claims left by a previous run of it (killed mid-send) can be
+        # released at once instead of waiting out their lease. PostgreSQL replicas wait.
+        if self._store.dialect != "sqlite":
+            return
+        try:
+            released = await self._store.release_claims()
+        except StoreUnavailable:
+            return
+        if released:
+            log.info("released %d deliveries claimed by an earlier run", released)
 
-    def _finished(self, dest_id: int, _task: asyncio.Task[None]) -> None:
-        self._active.pop(dest_id, None)
-        # Look for more work once the queue of started destinations runs low, not after each one.
-        if len(self._active) < self._worker_count:
-            self._wake.set()
-
-    async def _drain_in_flight(self) -> None:
-        tasks = list(self._active.values())
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-    async def _drain(self, dest_id: int) -> None:
-        async with self._workers:
-            while not self._stopping.is_set():
-                done = await self._store.deliver_next(
-                    dest_id, self._clock, self._send, self._max_attempts
+    async def _step(self) -> bool:
+        """Record what came back, then claim for every lane with room; False if the database failed."""
+        try:
+            await self._record_answered()
+            for scheme, lane in self._lanes.items():
+                room = lane.room()
+                if room <= 0 or self._stopping.is_set():
+                    continue
+                claimed = await self._store.claim(
+                    self.name, [scheme], room, self._clock(), self._lease, self._held
                 )
-                if done is None:
-                    return
-                item, outcome = done
-                self._report(item, outcome)
-                if not isinstance(outcome, Sent | Moved):
-                    return
+                for row in claimed:
+                    self._held.add(row.item.id)
+                    lane.queue.put_nowait(row)
+        except StoreUnavailable as exc:
+            self._database_failed(exc)
+            return False
+        self._database_answered()
+        return True
 
-    async def _send(self, item: OutboxItem) -> DeliveryOutcome:
-        notifier = self._notifiers[item.destination.scheme]
+    async def _record_answered(self) -> None:
+        if not self._answered:
+            return
+        batch = list(self._answered)
+        await self._store.record(batch, self.name, self._max_attempts)
+        # Outcomes that arrived while the commit ran stay for the next one.
+        del self._answered[: len(batch)]
+        for outcome in batch:
+            self._held.discard(outcome.item.id)
+        committed, self._committed = self._committed, asyncio.Event()
+        committed.set()
+
+    def _database_failed(self, exc: Exception) -> None:
+        self._outage_failures += 1
+        if self._outage_since is None:
+            self._outage_since = self._clock()
+            log.error(
+                "database unavailable (%s); deliveries pause, %d answered sends held in memory "
+                "until they can be recorded",
+                exc,
+                len(self._answered),
+            )
+
+    def _database_answered(self) -> None:
+        if self._outage_since is not None:
+            log.warning(
+                "database answers again after %.0f s; delivery resumes",
+                (self._clock() - self._outage_since).total_seconds(),
+            )
+        self._outage_since = None
+        self._outage_failures = 0
+
+    def _outage_delay(self) -> float:
+        ceiling = min(
+            _OUTAGE_CAP, _OUTAGE_FIRST * 2.0 ** max(0, min(self._outage_failures - 1, 10))
+        )
+        return ceiling * (0.5 + self._rng() / 2)
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def _shut_down(self) -> None:
+        """Stop the lanes, let sends in flight finish, and record every answer we can."""
+        unsent: list[int] = []
+        for lane in self._lanes.values():
+            while not lane.queue.empty():
+                row = lane.queue.get_nowait()
+                if row is not None:
+                    unsent.append(row.item.id)
+            for _ in lane.workers:
+                lane.queue.put_nowait(None)
+        workers = {t for lane in self._lanes.values() for t in lane.workers}
+        for row_id in unsent:
+            self._held.discard(row_id)
+        # Senders finish their send and wait for its record; keep recording until all are done.
+        # While the database is away this waits: the caller bounds the shutdown.
+        while workers or self._answered:
+            try:
+                await self._record_answered()
+            except StoreUnavailable as exc:
+                self._database_failed(exc)
+                await asyncio.sleep(self._outage_delay())
+                continue
+            if workers:
+                _, workers = await asyncio.wait(
+                    workers, timeout=0.05, return_when=asyncio.FIRST_COMPLETED
+                )
+        self._running = False
+        if unsent:
+            with contextlib.suppress(StoreUnavailable):
+                await self._store.release_claims(unsent, self.name)
+
+    # --- the sending side -----------------------------------------------------------------------
+
+    def _start_lane(self, lane: _Lane) -> None:
+        scheme = lane.notifier.scheme
+        lane.workers = [
+            asyncio.create_task(self._work(lane), name=f"deliver-{scheme}-{i}")
+            for i in range(lane.slots)
+        ]
+
+    async def _work(self, lane: _Lane) -> None:
+        while True:
+            row = await lane.queue.get()
+            if row is None:
+                return
+            if self._clock() >= row.until - self._margin:
+                # Too late to send safely: the claim may pass to another worker any moment.
+                self._held.discard(row.item.id)
+                continue
+            lane.busy += 1
+            try:
+                result = await self._send(lane.notifier, row.item)
+            finally:
+                lane.busy -= 1
+            self._answered.append(Outcome(row.item, result, self._clock()))
+            committed = self._committed
+            self._wake.set()
+            self._report(row.item, result)
+            await committed.wait()
+
+    async def _send(self, notifier: Notifier, item: OutboxItem) -> DeliveryOutcome:
         try:
             await notifier.send(item.destination, item.event.message())
         except TransientDeliveryError as exc:

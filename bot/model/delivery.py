@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.model.alerts import AlertMessage, StoredEvent
@@ -89,4 +88,20 @@ class Moved:
 
 
 DeliveryOutcome = Sent | Retry | Refused | Moved
-SendFn = Callable[[OutboxItem], Awaitable[DeliveryOutcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A row a worker holds until `until`: past that, another worker may take it over."""
+
+    item: OutboxItem
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What became of one claimed row, and when the platform answered."""
+
+    item: OutboxItem
+    result: DeliveryOutcome
+    at: datetime

@@ -40,12 +40,26 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
+# Every PostgreSQL session: a stuck lock, query or abandoned transaction fails instead of hanging a
+# loop for ever, and keepalives notice a peer that vanished (a failover) within a minute.
+_POSTGRES_SESSION = {
+    "lock_timeout": "10s",
+    "statement_timeout": "60s",
+    "idle_in_transaction_session_timeout": "60s",
+    "tcp_keepalives_idle": "30",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "3",
+}
+
+
 class Database:
     """One engine and its transactions; each entity's tables add their methods to this base."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        self._file: Path | None = None
+        self._identity: tuple[int, int] | None = None
 
     @classmethod
     async def open(cls, url: str, pool_size: int = 10) -> Self:
@@ -59,7 +73,11 @@ class Database:
             _configure_sqlite(engine)
         else:
             engine = create_async_engine(
-                url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+                url,
+                pool_size=pool_size,
+                max_overflow=pool_size,
+                pool_pre_ping=True,
+                connect_args={"server_settings": _POSTGRES_SESSION, "timeout": 10},
             )
         store = cls(engine)
         try:
@@ -68,7 +86,24 @@ class Database:
         except (OSError, DBAPIError) as exc:
             await engine.dispose()
             raise StoreUnavailable(f"cannot open the database: {exc}") from exc
+        if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            store._file = _absolute(parsed.database or "")
+            store._identity = _identity(store._file)
         return store
+
+    def check_file(self) -> None:
+        """Raise `StoreUnavailable` if SQLite's database file was deleted or replaced under us.
+
+        The open connection would go on writing to the unlinked file, and every subscription
+        would be gone at the next start: better to say so now.
+        """
+        if self._file is None:
+            return
+        now = _identity(self._file)
+        if now is None:
+            raise StoreUnavailable(f"the database file {self._file} was deleted")
+        if now != self._identity:
+            raise StoreUnavailable(f"the database file {self._file} was replaced by another file")
 
     async def close(self) -> None:
         """Close every pooled connection."""
@@ -107,7 +142,8 @@ class Database:
                 await plain.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def ping(self) -> None:
-        """Raise `StoreUnavailable` unless the database answers."""
+        """Raise `StoreUnavailable` unless the database answers (and SQLite's file is ours)."""
+        self.check_file()
         async with self._connect() as conn:
             await conn.execute(select(literal(1)))
 
@@ -118,6 +154,18 @@ class UnitBase:
     def __init__(self, conn: AsyncConnection, database: Database) -> None:
         self._conn = conn
         self._store = database
+
+
+def _absolute(database: str) -> Path:
+    return Path(database).expanduser().absolute()
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _make_parent(database: str) -> None:

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Collection, Sequence
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import func, insert, literal, or_, select, true, update
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.model.delivery import DeliveryOutcome, Moved, OutboxItem, Refused, Retry, SendFn, Sent
+from bot.model.delivery import Claimed, Moved, OutboxItem, Outcome, Refused, Retry, Sent
 from bot.model.destinations import Destination
 from bot.model.rules import ALL_BUILTINS, Rule
 from bot.storage.database import Database, UnitBase
@@ -96,38 +108,8 @@ class OutboxStore(Database):
     async def due_destinations(
         self, now: datetime, limit: int, schemes: Sequence[str]
     ) -> list[int]:
-        """Return destinations of `schemes` with a row due by `now`, longest-waiting first."""
-        prefixes = [
-            destinations.c.address == "console"
-            if scheme == "console"
-            else destinations.c.address.startswith(f"{scheme}:")
-            for scheme in schemes
-        ]
-        if not prefixes:
-            return []
-        # Only a destination's oldest pending row decides: rows behind one that waits out a
-        # retry must wait too, or order breaks.
-        heads = (
-            select(func.min(outbox.c.id).label("head_id"))
-            .where(outbox.c.status == "pending")
-            .group_by(outbox.c.destination_id)
-            .subquery()
-        )
-        query = (
-            select(outbox.c.destination_id)
-            .select_from(
-                heads.join(outbox, outbox.c.id == heads.c.head_id).join(
-                    destinations, destinations.c.id == outbox.c.destination_id
-                )
-            )
-            .where(
-                outbox.c.next_attempt_at <= now,
-                destinations.c.active == true(),
-                or_(*prefixes),
-            )
-            .order_by(outbox.c.id)
-            .limit(limit)
-        )
+        """Return destinations of `schemes` whose oldest pending row is due and unclaimed."""
+        query = _due_heads(now, schemes).with_only_columns(outbox.c.destination_id).limit(limit)
         async with self._connect() as conn:
             return [int(row.destination_id) for row in await conn.execute(query)]
 
@@ -137,127 +119,199 @@ class OutboxStore(Database):
         async with self._connect() as conn:
             return int((await conn.execute(query)).scalar_one())
 
-    async def _head(self, conn: AsyncConnection, dest_id: int, now: datetime) -> OutboxItem | None:
-        query = (
-            select(
-                outbox.c.id,
-                outbox.c.attempts,
-                outbox.c.next_attempt_at,
-                destinations.c.address,
-                *EVENT_COLUMNS,
-            )
-            .select_from(
-                outbox.join(events, events.c.id == outbox.c.event_id).join(
-                    destinations, destinations.c.id == outbox.c.destination_id
-                )
-            )
-            .where(
-                outbox.c.destination_id == dest_id,
-                outbox.c.status == "pending",
-                destinations.c.active == true(),
-            )
-            .order_by(outbox.c.id)
-            .limit(1)
-        )
-        row = (await conn.execute(query)).first()
-        if row is None or row.next_attempt_at > now:
-            return None
-        return OutboxItem(
-            id=row.id,
-            destination_id=dest_id,
-            destination=Destination.parse(row.address),
-            attempts=row.attempts,
-            event=event_from_row(row),
-        )
-
-    async def deliver_next(
+    async def claim(
         self,
-        dest_id: int,
-        clock: Callable[[], datetime],
-        send: SendFn,
-        max_attempts: int,
-    ) -> tuple[OutboxItem, DeliveryOutcome] | None:
-        """Send the destination's oldest due row through `send` and record the outcome.
-
-        On PostgreSQL the destination row stays locked (`FOR UPDATE SKIP LOCKED`) from the read to
-        the commit, so several workers never send to one destination at once and its order holds;
-        a worker that dies releases the lock with its connection. SQLite serves one process, whose
-        dispatcher already runs one task per destination, so there the send sits between two
-        short transactions instead of holding the single writer's lock.
-        """
-        if self.dialect == "postgresql":
-            async with self._begin() as conn:
-                locked = (
-                    await conn.execute(
-                        select(destinations.c.id)
-                        .where(destinations.c.id == dest_id)
-                        .with_for_update(skip_locked=True)
-                    )
-                ).scalar()
-                if locked is None:
-                    return None
-                item = await self._head(conn, dest_id, clock())
-                if item is None:
-                    return None
-                outcome = await send(item)
-                await self._record(conn, item, outcome, clock(), max_attempts)
-                return item, outcome
-        async with self._begin() as conn:
-            item = await self._head(conn, dest_id, clock())
-        if item is None:
-            return None
-        outcome = await send(item)
-        async with self._begin() as conn:
-            await self._record(conn, item, outcome, clock(), max_attempts)
-        return item, outcome
-
-    async def _record(
-        self,
-        conn: AsyncConnection,
-        item: OutboxItem,
-        outcome: DeliveryOutcome,
+        worker: str,
+        schemes: Sequence[str],
+        limit: int,
         now: datetime,
-        max_attempts: int,
-    ) -> None:
-        row = outbox.c.id == item.id
-        attempts = item.attempts + 1
-        match outcome:
-            case Sent():
-                await conn.execute(
-                    update(outbox).where(row).values(status="sent", sent_at=now, attempts=attempts)
-                )
-                await conn.execute(
-                    insert(deliveries).values(
-                        destination_id=item.destination_id, event_id=item.event.id, sent_at=now
-                    )
-                )
-            case Retry(delay=delay, error=error):
-                status: Literal["pending", "dead"] = (
-                    "dead" if attempts >= max_attempts else "pending"
-                )
+        lease: timedelta,
+        exclude: Collection[int] = (),
+    ) -> list[Claimed]:
+        """Claim the due head rows of up to `limit` destinations for `worker`, until `now + lease`.
+
+        Only a destination's oldest pending row can be claimed, and only while nobody holds it,
+        so one destination is never sent to twice at once and its order holds. The claim commits
+        before anything is sent: no transaction stays open across a network call. The UPDATE
+        re-checks the claim, so two replicas that picked the same row cannot both win it.
+        """
+        if limit <= 0 or not schemes:
+            return []
+        candidates = _due_heads(now, schemes).with_only_columns(outbox.c.id)
+        if exclude:
+            candidates = candidates.where(outbox.c.id.not_in(list(exclude)))
+        until = now + lease
+        async with self._begin() as conn:
+            ids = list((await conn.execute(candidates.limit(limit))).scalars())
+            if not ids:
+                return []
+            won = (
                 await conn.execute(
                     update(outbox)
-                    .where(row)
+                    .where(outbox.c.id.in_(ids), outbox.c.status == "pending", _unclaimed(now))
+                    .values(claimed_by=worker, claim_until=until)
+                    .returning(outbox.c.id)
+                )
+            ).scalars()
+            query = (
+                select(
+                    outbox.c.id,
+                    outbox.c.destination_id,
+                    outbox.c.attempts,
+                    destinations.c.address,
+                    *EVENT_COLUMNS,
+                )
+                .select_from(
+                    outbox.join(events, events.c.id == outbox.c.event_id).join(
+                        destinations, destinations.c.id == outbox.c.destination_id
+                    )
+                )
+                .where(outbox.c.id.in_(list(won)))
+                .order_by(outbox.c.id)
+            )
+            rows = (await conn.execute(query)).all()
+        return [
+            Claimed(
+                OutboxItem(
+                    id=row.id,
+                    destination_id=row.destination_id,
+                    destination=Destination.parse(row.address),
+                    attempts=row.attempts,
+                    event=event_from_row(row),
+                ),
+                until,
+            )
+            for row in rows
+        ]
+
+    async def release_claims(
+        self, row_ids: Sequence[int] | None = None, worker: str | None = None
+    ) -> int:
+        """Drop claims: `worker`'s on `row_ids`, or every claim (for SQLite's only process)."""
+        stmt = (
+            update(outbox)
+            .where(outbox.c.status == "pending", outbox.c.claimed_by.is_not(None))
+            .values(claimed_by=None, claim_until=None)
+        )
+        if row_ids is not None:
+            stmt = stmt.where(outbox.c.id.in_(list(row_ids)), outbox.c.claimed_by == worker)
+        async with self._begin() as conn:
+            return int((await conn.execute(stmt)).rowcount or 0)
+
+    async def record(self, outcomes: Sequence[Outcome], worker: str, max_attempts: int) -> None:
+        """Record the outcomes of many sends in one transaction (a group commit)."""
+        if not outcomes:
+            return
+        sent = [o for o in outcomes if isinstance(o.result, Sent)]
+        async with self._begin() as conn:
+            if sent:
+                await conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id == bindparam("row_id"))
                     .values(
-                        status=status,
-                        attempts=attempts,
-                        next_attempt_at=now + delay,
-                        last_error=error[:500],
-                    )
+                        status="sent",
+                        sent_at=bindparam("done_at"),
+                        attempts=bindparam("tries"),
+                        claimed_by=None,
+                        claim_until=None,
+                    ),
+                    [
+                        {"row_id": o.item.id, "done_at": o.at, "tries": o.item.attempts + 1}
+                        for o in sent
+                    ],
                 )
-            case Refused(reason=reason):
                 await conn.execute(
-                    update(destinations)
-                    .where(destinations.c.id == item.destination_id)
-                    .values(active=False, deactivated_reason=reason[:500])
+                    insert(deliveries),
+                    [
+                        {
+                            "destination_id": o.item.destination_id,
+                            "event_id": o.item.event.id,
+                            "sent_at": o.at,
+                        }
+                        for o in sent
+                    ],
                 )
-                await conn.execute(
-                    update(outbox)
-                    .where(
-                        outbox.c.destination_id == item.destination_id,
-                        outbox.c.status == "pending",
-                    )
-                    .values(status="dead", last_error=reason[:500])
+            for outcome in outcomes:
+                if not isinstance(outcome.result, Sent):
+                    await _record_failure(conn, outcome, worker, max_attempts)
+
+
+def _unclaimed(now: datetime) -> Any:
+    """Return the condition: nobody holds the row, or the holder's lease ran out."""
+    return or_(outbox.c.claim_until.is_(None), outbox.c.claim_until <= now)
+
+
+def _due_heads(now: datetime, schemes: Sequence[str]) -> Select[Any]:
+    """Return the oldest pending row of each destination of `schemes`, if due and unclaimed."""
+    prefixes = [
+        destinations.c.address == "console"
+        if scheme == "console"
+        else destinations.c.address.startswith(f"{scheme}:")
+        for scheme in schemes
+    ]
+    # Only a destination's oldest pending row decides: rows behind one that waits out a retry,
+    # or one that another worker is sending, must wait too, or order breaks.
+    heads = (
+        select(func.min(outbox.c.id).label("head_id"))
+        .where(outbox.c.status == "pending")
+        .group_by(outbox.c.destination_id)
+        .subquery()
+    )
+    return (
+        select(outbox.c.id)
+        .select_from(
+            heads.join(outbox, outbox.c.id == heads.c.head_id).join(
+                destinations, destinations.c.id == outbox.c.destination_id
+            )
+        )
+        .where(
+            outbox.c.next_attempt_at <= now,
+            destinations.c.active == true(),
+            _unclaimed(now),
+            or_(*prefixes) if prefixes else false(),
+        )
+        .order_by(outbox.c.id)
+    )
+
+
+async def _record_failure(
+    conn: AsyncConnection, outcome: Outcome, worker: str, max_attempts: int
+) -> None:
+    item, now = outcome.item, outcome.at
+    # Only the claim's holder may reschedule a row: if its lease ran out and another worker
+    # delivered the row meanwhile, this late failure must not make it pending again.
+    held = and_(outbox.c.id == item.id, outbox.c.status == "pending", outbox.c.claimed_by == worker)
+    match outcome.result:
+        case Retry(delay=delay, error=error):
+            attempts = item.attempts + 1
+            status: Literal["pending", "dead"] = "dead" if attempts >= max_attempts else "pending"
+            await conn.execute(
+                update(outbox)
+                .where(held)
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    next_attempt_at=now + delay,
+                    last_error=error[:500],
+                    claimed_by=None,
+                    claim_until=None,
                 )
-            case Moved(new=new):
-                await move_destination_rows(conn, item.destination.address, new.address)
+            )
+        case Refused(reason=reason):
+            await conn.execute(
+                update(destinations)
+                .where(destinations.c.id == item.destination_id)
+                .values(active=False, deactivated_reason=reason[:500])
+            )
+            await conn.execute(
+                update(outbox)
+                .where(
+                    outbox.c.destination_id == item.destination_id,
+                    outbox.c.status == "pending",
+                )
+                .values(status="dead", last_error=reason[:500], claimed_by=None, claim_until=None)
+            )
+        case Moved(new=new):
+            # The row stays pending, now under the new address, and is sent there next.
+            await conn.execute(update(outbox).where(held).values(claimed_by=None, claim_until=None))
+            await move_destination_rows(conn, item.destination.address, new.address)

@@ -173,6 +173,11 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("sent_at", UTCDateTime()),
+    # A dispatcher claims a row before sending it and records the outcome after: no transaction
+    # stays open across the network call. A claim whose lease ran out (its worker died or froze)
+    # may be taken by another worker.
+    Column("claimed_by", String(64)),
+    Column("claim_until", UTCDateTime()),
     # Keyed by id alone, so a fan-out appends to it instead of scattering ten thousand entries;
     # partial, so delivered rows drop out of it.
     Index(

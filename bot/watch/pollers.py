@@ -10,11 +10,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.storage import StoreUnavailable
 from signals.types import FetchResult, RateLimited, Source, SourceError
 
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 3600.0
+# While the database is away, poll this often at most, so values flow again soon after it returns.
+_STORE_RETRY = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ class Poller:
         self._last_error: str | None = None
         self._metrics: tuple[str, ...] = ()
         self._reported_down = False
+        self._store_down_since: datetime | None = None
 
     @property
     def health(self) -> SourceHealth:
@@ -112,6 +116,9 @@ class Poller:
         try:
             result = fetch.result()
             await self._handle(result)
+        except StoreUnavailable as exc:
+            # The feed answered; the database did not. Not the source's failure: retry soon.
+            return self._store_failed(exc)
         except RateLimited as exc:
             return await self._failed(exc.message, exc.retry_after)
         except SourceError as exc:
@@ -120,8 +127,29 @@ class Poller:
             # An unexpected error is a bug somewhere below; log it in full, but keep polling.
             log.exception("source %s: unexpected error", self.source.name)
             return await self._failed(f"{type(exc).__name__}: {exc}", None)
+        self._store_answered()
         await self._succeeded(result)
         return self.interval
+
+    def _store_failed(self, exc: StoreUnavailable) -> float:
+        if self._store_down_since is None:
+            self._store_down_since = self._clock()
+            log.error(
+                "source %s: the database is unavailable (%s); this poll's values are dropped "
+                "and polling goes on",
+                self.source.name,
+                exc,
+            )
+        return min(self.interval, _STORE_RETRY) * (0.75 + self._rng() / 2)
+
+    def _store_answered(self) -> None:
+        if self._store_down_since is not None:
+            log.warning(
+                "source %s: the database answers again (%s)",
+                self.source.name,
+                _duration(self._clock() - self._store_down_since),
+            )
+            self._store_down_since = None
 
     async def _succeeded(self, result: FetchResult) -> None:
         now = self._clock()

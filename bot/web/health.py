@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -11,6 +12,7 @@ from bot.storage import Store, StoreUnavailable
 from bot.watch.pollers import SourceHealth
 
 HealthFn = Callable[[], Sequence[SourceHealth]]
+PROBE_TIMEOUT = 1.0
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -36,11 +38,16 @@ def build_app(store: Store, sources: HealthFn, clock: Callable[[], datetime]) ->
             }
         }
         try:
-            await store.ping()
-            body["pending_deliveries"] = await store.pending_count()
-        except StoreUnavailable as exc:
+            # A platform's health check gives up after a few seconds: answer within one, even
+            # while the database hangs (a PostgreSQL failover, another process's SQLite lock).
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                await store.ping()
+                body["pending_deliveries"] = await store.pending_count()
+        except (StoreUnavailable, TimeoutError) as exc:
             body["status"] = "store unreachable"
-            body["error"] = str(exc)[:200]
+            body["error"] = (
+                str(exc)[:200] or f"the database did not answer within {PROBE_TIMEOUT:g} s"
+            )
             return web.json_response(body, status=503)
         body["status"] = "ok"
         return web.json_response(body)

@@ -99,11 +99,8 @@ class DiscordFrontEnd:
         self._commands = commands or RadarCommands(service)
         self._guild_ready_timeout = guild_ready_timeout
         self._sleep = sleep
-        # This client never opens the gateway, so its intents only keep discord.py from warning.
-        self._rest = discord.Client(
-            intents=discord.Intents(guilds=True), max_ratelimit_timeout=MAX_RATELIMIT_WAIT
-        )
-        self.notifier: Notifier = DiscordNotifier(self._rest, pacer)
+        self._notifier = DiscordNotifier(None, pacer)
+        self.notifier: Notifier = self._notifier
         self.gateway: discord.Client | None = None
         self.tree: RadarTree | None = None
         self._rest_stack = contextlib.AsyncExitStack()
@@ -115,13 +112,20 @@ class DiscordFrontEnd:
         """Log in for REST, sync the commands, and connect to the gateway in the background."""
         point_discord_py_at(self._api_url, self._gateway_url)
         self._stopping = False
-        await self._rest_stack.enter_async_context(self._rest)
+        # A fresh client at every start: a client closed by a failed start keeps a closed HTTP
+        # session, and reusing it would fail every later start ("Session is closed").
+        # It never opens the gateway, so its intents only keep discord.py from warning.
+        rest = discord.Client(
+            intents=discord.Intents(guilds=True), max_ratelimit_timeout=MAX_RATELIMIT_WAIT
+        )
+        await self._rest_stack.enter_async_context(rest)
         try:
-            await _login(self._rest, self._token)
+            await _login(rest, self._token)
             client, tree = await self._open_gateway()
         except BaseException:
             await self._rest_stack.aclose()
             raise
+        self._notifier.use(rest)
         await self._sync(tree)
         self._task = asyncio.create_task(self._run_gateway(client), name="discord-gateway")
 

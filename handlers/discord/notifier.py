@@ -47,18 +47,23 @@ class DiscordNotifier:
 
     scheme: Scheme = "discord"
 
-    def __init__(self, client: discord.Client, pacer: Pacer | None = None) -> None:
+    def __init__(self, client: discord.Client | None, pacer: Pacer | None = None) -> None:
         self._client = client
         self._pacer = pacer or Pacer()
+
+    def use(self, client: discord.Client) -> None:
+        """Post through `client` from now on (the front-end builds a fresh one at each start)."""
+        self._client = client
 
     async def send(self, destination: Destination, message: AlertMessage) -> None:
         """Post `message` to the destination's channel or raise a `DeliveryError`."""
         if destination.scheme != "discord" or not destination.target.isdigit():
             raise PermanentDeliveryError(f"{destination} is not a Discord channel")
-        if self._client.user is None or self._client.is_closed():
+        client = self._client
+        if client is None or client.user is None or client.is_closed():
             raise TransientDeliveryError("the Discord client is not logged in yet")
         channel_id = int(destination.target)
-        channel = self._client.get_partial_messageable(channel_id)
+        channel = client.get_partial_messageable(channel_id)
         for part, outgoing in enumerate(pack(Reply(embeds=(alert_embed(message),)))):
             try:
                 await self._pacer.acquire(channel_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +12,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from bot.model.delivery import DeliveryOutcome, OutboxItem, Outcome
 from bot.storage import Store
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -100,3 +101,19 @@ async def store(store_url: str) -> AsyncIterator[Store]:
     opened = await Store.open(store_url)
     yield opened
     await opened.close()
+
+
+async def deliver_due(
+    store: Store,
+    clock: Callable[[], datetime],
+    send: Callable[[OutboxItem], Awaitable[DeliveryOutcome]],
+    schemes: Sequence[str] = ("telegram",),
+    max_attempts: int = 5,
+) -> int:
+    """Claim, send and record due rows the way the dispatcher does, until none is due; return how many."""
+    done = 0
+    while claimed := await store.claim("test", list(schemes), 100, clock(), timedelta(minutes=1)):
+        outcomes = [Outcome(c.item, await send(c.item), clock()) for c in claimed]
+        await store.record(outcomes, "test", max_attempts)
+        done += len(outcomes)
+    return done

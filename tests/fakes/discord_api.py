@@ -395,6 +395,8 @@ class FakeDiscord:
         self.requests: list[tuple[str, str]] = []
 
         self.gateway_open = True
+        # While True every REST call answers 503, as during a Discord API outage.
+        self.rest_down = False
         self.identifies = 0
         self.resumes = 0
         self.heartbeats = 0
@@ -647,6 +649,8 @@ class FakeDiscord:
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append((request.method, request.path))
+        if self.rest_down:
+            return _error(503, 0, "503: Service Unavailable")
         public = request.path == "/gateway" or "/webhooks/" in request.path
         public = public or "/interactions/" in request.path
         if not public and request.headers.get("Authorization") != f"Bot {self.token}":

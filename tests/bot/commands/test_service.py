@@ -17,7 +17,7 @@ from bot.storage import Store
 from bot.watch.engine import AlertEngine
 from signals.metrics import metric_info
 from signals.types import Sample
-from tests.bot.conftest import FakeClock
+from tests.bot.conftest import FakeClock, deliver_due
 
 GROUP = Destination.parse("telegram:-1001")
 OTHER = Destination.parse("telegram:-1002")
@@ -69,9 +69,7 @@ async def drain(
         out.append(Delivery(item.destination.address, event.rule_id, event.kind, event.value))
         return Sent()
 
-    for dest_id in await store.due_destinations(clock(), 100, list(schemes)):
-        while await store.deliver_next(dest_id, clock, send, 5) is not None:
-            pass
+    await deliver_due(store, clock, send, schemes)
     return out
 
 
@@ -634,8 +632,7 @@ async def test_a_deactivated_chat_shows_no_subscriptions(
     async def refuse(item: OutboxItem) -> DeliveryOutcome:
         return Refused("bot was kicked")
 
-    (dest_id,) = await store.due_destinations(clock(), 10, ["telegram"])
-    assert await store.deliver_next(dest_id, clock, refuse, 5) is not None
+    assert await deliver_due(store, clock, refuse) == 1
     assert not any(r.subscribed for r in await service.rules(admin()))
 
 

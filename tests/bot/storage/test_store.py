@@ -21,7 +21,7 @@ from bot.storage import Store, StoreUnavailable
 from bot.storage.schema import metadata
 from bot.watch.engine import AlertEngine
 from signals.types import FetchResult, Sample, Stale
-from tests.bot.conftest import FakeClock
+from tests.bot.conftest import FakeClock, deliver_due
 
 
 async def test_samples_upsert_and_latest_tracks_the_newest(store: Store, clock: FakeClock) -> None:
@@ -198,9 +198,7 @@ async def test_one_transaction_writes_state_event_and_outbox(
     async def send(_item: object) -> Sent:
         return Sent()
 
-    for dest in due:
-        assert await store.deliver_next(dest, clock, send, 3) is not None
-        assert await store.deliver_next(dest, clock, send, 3) is None
+    assert await deliver_due(store, clock, send) == 2
     history = await store.delivered_events("telegram:1", 10)
     assert [(e.rule_id, e.kind, e.value) for e in history] == [("asi-above-50", "firing", 55)]
     assert await store.delivered_events("telegram:2", 10) == []

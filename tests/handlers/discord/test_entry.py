@@ -54,3 +54,29 @@ async def test_a_refused_token_fails_the_start_clearly(world: World, radar: Rada
 def test_build_frontend_needs_a_token(radar: Radar) -> None:
     with pytest.raises(ValueError, match="DISCORD_TOKEN"):
         build_frontend(load_settings(discord_token=None).discord, radar.service)
+
+
+async def test_a_start_that_failed_while_discord_was_down_succeeds_once_it_is_back(
+    world: World, radar: Radar
+) -> None:
+    # A failed start closes its client; a later start must build a fresh one, not reuse a
+    # client whose HTTP session is closed ("Session is closed" for ever, alerts queued).
+    fake = world.fake
+    settings = load_settings(
+        discord_token=fake.token,
+        discord_api_url=fake.api_url,
+        discord_gateway_url=fake.gateway_url,
+    )
+    frontend = build_frontend(settings.discord, radar.service)
+    fake.rest_down = True
+    with pytest.raises(Exception, match="HTTP 503"):
+        await frontend.start()
+    with pytest.raises(Exception, match="HTTP 503"):
+        await frontend.start()
+    fake.rest_down = False
+    await frontend.start()
+    try:
+        await frontend.notifier.send(Destination("discord", str(world.alerts.id)), alert_message())
+        assert len(fake.messages_in(world.alerts.id)) == 1
+    finally:
+        await frontend.stop()
