@@ -23,9 +23,9 @@ class Backoff:
 
     def __post_init__(self) -> None:
         low, high = self.jitter
-        if not 0 < self.base <= self.cap or self.factor < 1 or not 0 <= low <= high:
+        if self.base <= 0 or self.cap <= 0 or self.factor < 1 or not 0 <= low <= high:
             raise ValueError(
-                f"a backoff needs 0 < base <= cap, factor >= 1 and 0 <= low <= high, got {self}"
+                f"a backoff needs base and cap > 0, factor >= 1 and 0 <= low <= high, got {self}"
             )
 
     def delay(self, failures: int, rng: Rng = random.random) -> float:

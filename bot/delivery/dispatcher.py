@@ -7,8 +7,8 @@ import contextlib
 import functools
 import logging
 import random
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from datetime import timedelta
 
 from bot.model.delivery import (
     DeliveryOutcome,
@@ -23,18 +23,14 @@ from bot.model.delivery import (
     TransientDeliveryError,
 )
 from bot.storage import Store
+from timing import Backoff, Rng, WallClock
 
 log = logging.getLogger(__name__)
 
-_BACKOFF_BASE = 2.0
-_BACKOFF_CAP = 600.0
+# A failed row waits 2 s, then twice as long after each failure, at most 10 min, jittered down to
+# half so the rows of one outage do not all come back at once.
+RETRY_BACKOFF = Backoff(base=2.0, cap=600.0, jitter=(0.5, 1.0))
 _IDLE_POLL = 1.0
-
-
-def backoff(attempts: int, rng: Callable[[], float] = random.random) -> timedelta:
-    """Return the wait before retry number `attempts`: exponential, capped, with jitter."""
-    ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** min(attempts, 20))
-    return timedelta(seconds=ceiling * (0.5 + rng() / 2))
 
 
 class Dispatcher:
@@ -44,12 +40,12 @@ class Dispatcher:
         self,
         store: Store,
         notifiers: Mapping[str, Notifier],
-        clock: Callable[[], datetime],
+        clock: WallClock,
         *,
         workers: int = 16,
         max_attempts: int = 12,
         idle_poll: float = _IDLE_POLL,
-        rng: Callable[[], float] = random.random,
+        rng: Rng = random.random,
     ) -> None:
         self._store = store
         self._notifiers = dict(notifiers)
@@ -136,7 +132,7 @@ class Dispatcher:
             delay = (
                 timedelta(seconds=exc.retry_after)
                 if exc.retry_after is not None
-                else backoff(item.attempts, self._rng)
+                else self._backoff(item)
             )
             return Retry(delay, exc.reason)
         except PermanentDeliveryError as exc:
@@ -146,8 +142,12 @@ class Dispatcher:
         except Exception as exc:
             # A notifier bug must not stop delivery to everyone else; the row is retried.
             log.exception("notifier %s failed on %s", notifier.scheme, item.destination)
-            return Retry(backoff(item.attempts, self._rng), f"{type(exc).__name__}: {exc}")
+            return Retry(self._backoff(item), f"{type(exc).__name__}: {exc}")
         return Sent()
+
+    def _backoff(self, item: OutboxItem) -> timedelta:
+        """Return the wait before retrying `item`, which has now failed `attempts + 1` times."""
+        return timedelta(seconds=RETRY_BACKOFF.delay(item.attempts + 1, self._rng))
 
     def _report(self, item: OutboxItem, outcome: DeliveryOutcome) -> None:
         scheme = item.destination.scheme

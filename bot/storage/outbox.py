@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Literal
 
@@ -16,6 +16,7 @@ from bot.storage.database import Database, UnitBase
 from bot.storage.events import EVENT_COLUMNS, event_from_row
 from bot.storage.schema import UTCDateTime, deliveries, destinations, events, outbox, subscriptions
 from bot.storage.subscriptions import destination_id, move_destination_rows
+from timing import WallClock
 
 
 class OutboxUnit(UnitBase):
@@ -173,7 +174,7 @@ class OutboxStore(Database):
     async def deliver_next(
         self,
         dest_id: int,
-        clock: Callable[[], datetime],
+        clock: WallClock,
         send: SendFn,
         max_attempts: int,
     ) -> tuple[OutboxItem, DeliveryOutcome] | None:

@@ -28,6 +28,11 @@ def test_the_factor_sets_the_growth() -> None:
     ]
 
 
+def test_a_base_above_the_cap_waits_the_cap() -> None:
+    # A source polled every two hours still retries within the hour.
+    assert Backoff(base=7200.0, cap=3600.0).delay(1) == 3600.0
+
+
 def test_no_failure_yet_waits_the_base() -> None:
     assert Backoff(base=5.0, cap=300.0).delay(0) == 5.0
 
@@ -72,7 +77,7 @@ def test_front_end_start_schedule_doubles_from_five_seconds_to_five_minutes() ->
     "config",
     [
         {"base": 0.0, "cap": 1.0},
-        {"base": 2.0, "cap": 1.0},
+        {"base": 1.0, "cap": 0.0},
         {"base": 1.0, "cap": 2.0, "factor": 0.5},
         {"base": 1.0, "cap": 2.0, "jitter": (1.5, 0.5)},
         {"base": 1.0, "cap": 2.0, "jitter": (-0.5, 1.0)},
