@@ -26,7 +26,7 @@ class CellRate:
     """One event per `interval`, allowed up to `tolerance` early (GCRA, the generic cell rate).
 
     The state is one number, the theoretical time the next event is due; callers keep it (one per
-    channel, one overall...) and start it at minus infinity.
+    channel, one overall...), starting from minus infinity or any time before the first event.
     """
 
     interval: float
