@@ -10,7 +10,7 @@ import signal
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
 import aiohttp
@@ -28,10 +28,10 @@ from bot.watch.regime import RegimeSource
 from bot.web.health import build_app, start_server
 from bot.web.ingest import IngestConfig, add_ingest_routes
 from signals.types import Source
+from timing import Backoff, WallClock, utcnow
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 SourceFactory = Callable[[Settings, aiohttp.ClientSession, Store], Sequence[Source]]
 
 # Past these, a row still being sent is abandoned at shutdown (it stays pending and goes out after
@@ -41,13 +41,7 @@ _DISPATCH_GRACE = 5.0
 _FRONTEND_STOP = 3.0
 _PRUNE_EVERY = timedelta(hours=1)
 _CHECKPOINT_EVERY = 30.0
-_FRONTEND_RETRY_FIRST = 5.0
-_FRONTEND_RETRY_MAX = 300.0
-
-
-def utcnow() -> datetime:
-    """Return the current time, timezone-aware."""
-    return datetime.now(UTC)
+_FRONTEND_RETRY = Backoff(base=5.0, cap=300.0)
 
 
 class _Redact(logging.Filter):
@@ -168,7 +162,7 @@ class Service:
 
 async def build_service(
     settings: Settings,
-    clock: Clock = utcnow,
+    clock: WallClock = utcnow,
     sources: SourceFactory = default_sources,
 ) -> Service:
     """Open the store and build every part, started nothing yet."""
@@ -229,7 +223,7 @@ async def build_service(
     return Service(settings, store, session, engine, dispatcher, commands, pollers)
 
 
-async def _maintain_until(stop: asyncio.Event, service: Service, clock: Clock) -> None:
+async def _maintain_until(stop: asyncio.Event, service: Service, clock: WallClock) -> None:
     """Check the database file, checkpoint often and prune old rows hourly, until `stop`."""
     retention = timedelta(days=service.settings.sample_retention_days)
     pruned_at = clock()
@@ -259,7 +253,7 @@ async def _maintain_until(stop: asyncio.Event, service: Service, clock: Clock) -
 async def run(
     settings: Settings,
     stop: asyncio.Event | None = None,
-    clock: Clock = utcnow,
+    clock: WallClock = utcnow,
     sources: SourceFactory = default_sources,
 ) -> None:
     """Run the service until `stop` is set or SIGTERM/SIGINT arrives, then stop in order."""
@@ -305,12 +299,14 @@ async def _stop_frontend(frontend: FrontEnd) -> None:
 
 async def _start_frontend(frontend: FrontEnd, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
     """Start a front-end, retrying with backoff: a platform down at start comes up later."""
-    delay = _FRONTEND_RETRY_FIRST
+    failures = 0
     while not stop.is_set():
         try:
             await frontend.start()
         except Exception as exc:
             # One platform failing must not take the others, or the alerts, down.
+            failures += 1
+            delay = _FRONTEND_RETRY.delay(failures)
             log.warning(
                 "front-end %s failed to start (%s); retrying in %.0f s", frontend.name, exc, delay
             )
@@ -320,10 +316,9 @@ async def _start_frontend(frontend: FrontEnd, dispatcher: Dispatcher, stop: asyn
             return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), delay)
-        delay = min(delay * 2, _FRONTEND_RETRY_MAX)
 
 
-async def _run_until_stopped(service: Service, stop: asyncio.Event, clock: Clock) -> None:
+async def _run_until_stopped(service: Service, stop: asyncio.Event, clock: WallClock) -> None:
     polling_stop = asyncio.Event()
     async with asyncio.TaskGroup() as group:
         dispatching = group.create_task(service.dispatcher.run(), name="dispatcher")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import aiohttp
 
-from bot.app import close_sources, configure_logging, default_sources, rule_defaults, run, utcnow
+from bot.app import close_sources, configure_logging, default_sources, rule_defaults, run
 from bot.model.destinations import BadDestination, Destination
 from bot.model.metrics import LatestValue
 from bot.model.regime import METRIC as REGIME_METRIC
@@ -23,6 +23,7 @@ from bot.storage import Store, StoreUnavailable
 from bot.watch.regime import RegimeSource, dominance_reference
 from signals.metrics import metric_info
 from signals.types import FetchResult, SourceError
+from timing import utcnow
 
 log = logging.getLogger(__name__)
 

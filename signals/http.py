@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -14,9 +12,7 @@ import aiohttp
 from multidict import CIMultiDict
 
 from signals.types import BadPayload, RateLimited, SourceUnavailable
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
+from timing import IntervalPacer
 
 # Yahoo answers 429 to the default aiohttp agent; a current desktop browser string gets through.
 BROWSER_USER_AGENT = (
@@ -34,36 +30,6 @@ class HttpRefused(SourceUnavailable):
         super().__init__(source, f"HTTP {status} for {path}")
         self.status = status
         self.path = path
-
-
-class Pacer:
-    """Space calls at least `interval` seconds apart, on an injected clock and sleep."""
-
-    def __init__(
-        self, interval: float, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
-    ) -> None:
-        self.interval = interval
-        self._clock = clock
-        self._sleep = sleep
-        self._next = float("-inf")
-
-    @classmethod
-    def per_minute(
-        cls, calls: float, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep
-    ) -> Pacer:
-        """Return a pacer that allows `calls` calls a minute."""
-        return cls(60.0 / calls, clock, sleep)
-
-    async def wait(self) -> float:
-        """Wait for the next free slot and return how long that took."""
-        now = self._clock()
-        slot = max(now, self._next)
-        # Reserving the slot before sleeping keeps concurrent callers from sharing one.
-        self._next = slot + self.interval
-        delay = slot - now
-        if delay > 0:
-            await self._sleep(delay)
-        return delay
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:
@@ -113,7 +79,7 @@ class FeedClient:
         *,
         headers: Mapping[str, str] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
-        pacer: Pacer | None = None,
+        pacer: IntervalPacer | None = None,
     ) -> None:
         self.source = source
         self.base_url = base_url.rstrip("/")

@@ -30,6 +30,19 @@ def test_signals_imports_neither_bot_nor_handlers() -> None:
         assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
 
 
+def test_timing_imports_nothing_above_it() -> None:
+    # Time mechanics sit below signals, bot and handlers: all three may use them, never the reverse.
+    paths = list((ROOT / "timing").rglob("*.py"))
+    assert paths
+    for path in paths:
+        bad = {
+            (p, line)
+            for p, line in imported_packages(path)
+            if p in ("signals", "bot", "handlers", "tests")
+        }
+        assert not bad, f"{path.relative_to(ROOT)} imports {bad}"
+
+
 # What each layer of `bot` may import from `bot`: the flow of DESIGN.md section 1, bottom to top.
 # Settings is configuration, read by every layer above the pure model and storage.
 BOT_LAYERS: dict[str, set[str]] = {

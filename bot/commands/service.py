@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bot.commands.reports import (
@@ -28,6 +28,7 @@ from bot.model.rules import ALL_BUILTINS, Rule, RuleSyntaxError, parse_rule
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
 from signals.metrics import METRICS, metric_info
+from timing import WallClock
 
 _DURATION = re.compile(r"^(\d{1,6})\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)?$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -63,7 +64,7 @@ class CommandService:
         self,
         store: Store,
         engine: AlertEngine,
-        clock: Callable[[], datetime],
+        clock: WallClock,
         *,
         operators: Sequence[str] = (),
         max_custom_rules: int = 20,

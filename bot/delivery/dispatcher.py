@@ -19,7 +19,7 @@ import os
 import random
 import secrets
 import socket
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -38,11 +38,15 @@ from bot.model.delivery import (
     TransientDeliveryError,
 )
 from bot.storage import Store, StoreUnavailable
+from timing import Backoff, Rng, WallClock
 
 log = logging.getLogger(__name__)
 
-_BACKOFF_BASE = 2.0
-_BACKOFF_CAP = 600.0
+# A failed row waits 2 s, then twice as long after each failure, at most 10 min, jittered down to
+# half so the rows of one outage do not all come back at once.
+RETRY_BACKOFF = Backoff(base=2.0, cap=600.0, jitter=(0.5, 1.0))
+# While the database is away: try again within half a second, then back off to ten.
+_OUTAGE_BACKOFF = Backoff(base=0.5, cap=10.0, jitter=(0.5, 1.0))
 _IDLE_POLL = 1.0
 DEFAULT_LEASE = timedelta(seconds=60)
 # A row whose lease is this close to running out is not sent: another worker may take it over.
@@ -50,14 +54,6 @@ DEFAULT_LEASE = timedelta(seconds=60)
 _LEASE_MARGIN = timedelta(seconds=15)
 # Rows claimed ahead per send slot: enough to keep the slots busy between two claims.
 _PREFETCH = 2
-_OUTAGE_FIRST = 0.5
-_OUTAGE_CAP = 10.0
-
-
-def backoff(attempts: int, rng: Callable[[], float] = random.random) -> timedelta:
-    """Return the wait before retry number `attempts`: exponential, capped, with jitter."""
-    ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** min(attempts, 20))
-    return timedelta(seconds=ceiling * (0.5 + rng() / 2))
 
 
 def worker_name() -> str:
@@ -87,13 +83,13 @@ class Dispatcher:
         self,
         store: Store,
         notifiers: Mapping[str, Notifier],
-        clock: Callable[[], datetime],
+        clock: WallClock,
         *,
         workers: int = 16,
         max_attempts: int = 12,
         idle_poll: float = _IDLE_POLL,
         lease: timedelta = DEFAULT_LEASE,
-        rng: Callable[[], float] = random.random,
+        rng: Rng = random.random,
         name: str | None = None,
     ) -> None:
         self._store = store
@@ -237,10 +233,7 @@ class Dispatcher:
         self._outage_failures = 0
 
     def _outage_delay(self) -> float:
-        ceiling = min(
-            _OUTAGE_CAP, _OUTAGE_FIRST * 2.0 ** max(0, min(self._outage_failures - 1, 10))
-        )
-        return ceiling * (0.5 + self._rng() / 2)
+        return _OUTAGE_BACKOFF.delay(max(1, self._outage_failures), self._rng)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -313,7 +306,7 @@ class Dispatcher:
             delay = (
                 timedelta(seconds=exc.retry_after)
                 if exc.retry_after is not None
-                else backoff(item.attempts, self._rng)
+                else self._backoff(item)
             )
             return Retry(delay, exc.reason)
         except PermanentDeliveryError as exc:
@@ -323,8 +316,12 @@ class Dispatcher:
         except Exception as exc:
             # A notifier bug must not stop delivery to everyone else; the row is retried.
             log.exception("notifier %s failed on %s", notifier.scheme, item.destination)
-            return Retry(backoff(item.attempts, self._rng), f"{type(exc).__name__}: {exc}")
+            return Retry(self._backoff(item), f"{type(exc).__name__}: {exc}")
         return Sent()
+
+    def _backoff(self, item: OutboxItem) -> timedelta:
+        """Return the wait before retrying `item`, which has now failed `attempts + 1` times."""
+        return timedelta(seconds=RETRY_BACKOFF.delay(item.attempts + 1, self._rng))
 
     def _report(self, item: OutboxItem, outcome: DeliveryOutcome) -> None:
         scheme = item.destination.scheme

@@ -14,10 +14,10 @@ from bot.model.wording import alert_text
 from bot.storage import Store
 from signals.metrics import metric_info
 from signals.types import FetchResult, Sample
+from timing import WallClock
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 # Another replica may add a custom rule; re-read them at least this often.
 _CUSTOM_RULES_TTL = timedelta(seconds=30)
 
@@ -65,7 +65,7 @@ class AlertEngine:
         self,
         store: Store,
         defaults: RuleDefaults,
-        clock: Clock,
+        clock: WallClock,
         on_queued: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store

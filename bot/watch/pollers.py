@@ -12,12 +12,15 @@ from datetime import datetime, timedelta
 
 from bot.storage import StoreUnavailable
 from signals.types import FetchResult, RateLimited, Source, SourceError
+from timing import Backoff, Rng, Sleep, WallClock
 
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF = 3600.0
 # While the database is away, poll this often at most, so values flow again soon after it returns.
 _STORE_RETRY = 5.0
+# Sources that fail together (one network outage) spread their retries out.
+_JITTER = (0.75, 1.25)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +50,13 @@ class Poller:
         interval: float,
         handle: Callable[[FetchResult], Awaitable[object]],
         mark_stale: Callable[[str, str], Awaitable[None]],
-        clock: Callable[[], datetime],
+        clock: WallClock,
         *,
         down_after: timedelta = timedelta(hours=1),
         on_down: Callable[[str, str], Awaitable[None]] | None = None,
         on_recovered: Callable[[str], Awaitable[None]] | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rng: Callable[[], float] = random.random,
+        sleep: Sleep = asyncio.sleep,
+        rng: Rng = random.random,
     ) -> None:
         self.source = source
         self.interval = interval
@@ -65,6 +68,7 @@ class Poller:
         self._on_recovered = on_recovered
         self._sleep = sleep
         self._rng = rng
+        self._backoff = Backoff(base=interval, cap=_MAX_BACKOFF, jitter=_JITTER)
         self._last_success: datetime | None = None
         self._last_attempt: datetime | None = None
         self._failing_since: datetime | None = None
@@ -188,8 +192,7 @@ class Poller:
         ):
             self._reported_down = True
             await self._quietly(self._on_down(self.source.name, reason))
-        delay = min(_MAX_BACKOFF, self.interval * 2.0 ** min(self._failures - 1, 16))
-        delay *= 0.75 + self._rng() / 2
+        delay = self._backoff.delay(self._failures, self._rng)
         if retry_after is not None:
             delay = max(delay, retry_after)
         return delay

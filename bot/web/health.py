@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.storage import Store, StoreUnavailable
 from bot.watch.pollers import SourceHealth
+from timing import WallClock
 
 HealthFn = Callable[[], Sequence[SourceHealth]]
 PROBE_TIMEOUT = 1.0
@@ -19,7 +20,7 @@ def _iso(at: datetime | None) -> str | None:
     return None if at is None else at.isoformat().replace("+00:00", "Z")
 
 
-def build_app(store: Store, sources: HealthFn, clock: Callable[[], datetime]) -> web.Application:
+def build_app(store: Store, sources: HealthFn, clock: WallClock) -> web.Application:
     """Return the aiohttp application serving `/healthz`."""
 
     async def healthz(_request: web.Request) -> web.Response:

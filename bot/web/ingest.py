@@ -16,9 +16,7 @@ import json
 import logging
 import math
 import re
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,11 +26,11 @@ from multidict import MultiMapping
 from bot.settings import Settings
 from bot.storage import StoreUnavailable
 from signals.types import Sample
+from timing import SlidingWindows, WallClock
 
 log = logging.getLogger(__name__)
 
 Accept = Callable[[Sample], Awaitable[object]]
-Clock = Callable[[], datetime]
 
 SOURCE = "ingest"
 MAX_BODY = 4 * 1024
@@ -51,6 +49,10 @@ _MILLIS_FROM = 1e11
 _MAX_TIME_TEXT = 64
 # Failed-auth bookkeeping is per client address; sweep idle ones once this many are tracked.
 _SWEEP_AT = 4096
+# The limits count in whole microseconds since the epoch: exact, as the datetimes they come from.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_TICK = timedelta(microseconds=1)
+_TICKS_PER_SECOND = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,55 +126,6 @@ class Rejected(Exception):
             # The rest of an oversized body is not wanted; do not reuse the connection after it.
             response.force_close()
         return response
-
-
-class SlidingWindow:
-    """Allow at most `limit` events per key in any `span` of time."""
-
-    def __init__(self, limit: int, span: timedelta = WINDOW) -> None:
-        self._limit = limit
-        self._span = span
-        self._events: dict[str, deque[datetime]] = {}
-
-    def wait(self, key: str, now: datetime) -> float | None:
-        """Return the seconds until `key` may act again, or None if it may act now."""
-        events = self._recent(key, now)
-        if len(events) < self._limit:
-            return None
-        return (events[0] + self._span - now).total_seconds()
-
-    def add(self, key: str, now: datetime) -> None:
-        """Count one event for `key` at `now`."""
-        if len(self._events) >= _SWEEP_AT:
-            for stale in list(self._events):
-                self._recent(stale, now)
-        self._events.setdefault(key, deque()).append(now)
-
-    def discard(self, key: str, at: datetime) -> None:
-        """Forget one event of `key` counted at `at`."""
-        events = self._events.get(key)
-        if events is not None and at in events:
-            events.remove(at)
-
-    @contextmanager
-    def held(self, key: str, now: datetime) -> Iterator[None]:
-        """Count one event for `key` while the block runs, and give it back if the block fails."""
-        self.add(key, now)
-        try:
-            yield
-        except BaseException:
-            self.discard(key, now)
-            raise
-
-    def _recent(self, key: str, now: datetime) -> deque[datetime]:
-        events = self._events.get(key)
-        if events is None:
-            return deque()
-        while events and events[0] <= now - self._span:
-            events.popleft()
-        if not events:
-            del self._events[key]
-        return events
 
 
 def parse_body(raw: bytes) -> dict[str, object]:
@@ -311,6 +264,10 @@ async def read_limited(request: web.BaseRequest, limit: int = MAX_BODY) -> bytes
     return bytes(body)
 
 
+def _ticks(at: datetime) -> int:
+    return (at - _EPOCH) // _TICK
+
+
 def _iso(at: datetime) -> str:
     return at.isoformat().replace("+00:00", "Z")
 
@@ -318,12 +275,17 @@ def _iso(at: datetime) -> str:
 class _IngestRoute:
     """The state behind the route: the config and the two rate limits."""
 
-    def __init__(self, config: IngestConfig, accept: Accept, clock: Clock) -> None:
+    def __init__(self, config: IngestConfig, accept: Accept, clock: WallClock) -> None:
         self._config = config
         self._accept = accept
         self._clock = clock
-        self._budget = SlidingWindow(config.per_minute)
-        self._auth_failures = SlidingWindow(AUTH_FAILURES_PER_MINUTE)
+        span = WINDOW // _TICK
+        self._budget: SlidingWindows[str] = SlidingWindows(
+            config.per_minute, span, forget_idle_at=_SWEEP_AT
+        )
+        self._auth_failures: SlidingWindows[str] = SlidingWindows(
+            AUTH_FAILURES_PER_MINUTE, span, forget_idle_at=_SWEEP_AT
+        )
 
     async def handle(self, request: web.Request) -> web.Response:
         """Answer one push: 202 with what was stored, or a JSON error."""
@@ -341,9 +303,11 @@ class _IngestRoute:
         now = self._clock()
         client = request.remote or "unknown"
         # Refused before the token is compared, so a blocked guesser learns nothing more.
-        wait = self._auth_failures.wait(client, now)
-        if wait is not None:
-            raise Rejected.too_many("too many failed token attempts from this address", wait)
+        wait = self._auth_failures.wait(client, _ticks(now))
+        if wait > 0:
+            raise Rejected.too_many(
+                "too many failed token attempts from this address", wait / _TICKS_PER_SECOND
+            )
         raw = await read_limited(request)
         # The token may be in the body, so decode first but report a bad body only after auth.
         problem: Rejected | None = None
@@ -353,7 +317,7 @@ class _IngestRoute:
         except Rejected as exc:
             problem = exc
         if not token_matches(token, offered_tokens(request.headers, request.query, body)):
-            self._auth_failures.add(client, now)
+            self._auth_failures.record(client, _ticks(now))
             log.warning("ingest: missing or wrong token from %s", client)
             raise Rejected(401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
         metric = request.match_info["metric"]
@@ -368,11 +332,13 @@ class _IngestRoute:
     async def _store(self, pushed: Pushed) -> web.Response:
         """Spend one of the metric's pushes this minute on `pushed` and hand it to `accept`."""
         metric = pushed.metric
-        now = self._clock()
+        now = _ticks(self._clock())
         wait = self._budget.wait(metric, now)
-        if wait is not None:
+        if wait > 0:
             limit = self._config.per_minute
-            raise Rejected.too_many(f"{metric}: at most {limit} pushes a minute", wait)
+            raise Rejected.too_many(
+                f"{metric}: at most {limit} pushes a minute", wait / _TICKS_PER_SECOND
+            )
         try:
             with self._budget.held(metric, now):
                 await self._accept(pushed.sample())
@@ -390,7 +356,7 @@ class _IngestRoute:
 
 
 def add_ingest_routes(
-    app: web.Application, config: IngestConfig, accept: Accept, clock: Clock
+    app: web.Application, config: IngestConfig, accept: Accept, clock: WallClock
 ) -> None:
     """Register `POST /ingest/{metric}` on `app`, handing each valid push to `accept`."""
     app.router.add_post("/ingest/{metric}", _IngestRoute(config, accept, clock).handle)

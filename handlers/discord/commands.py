@@ -24,11 +24,11 @@ from handlers.discord import render
 from handlers.discord.layout import Outgoing, Reply, pack
 from handlers.discord.options import option_problem, usage
 from handlers.discord.render import to_embed
+from timing import Sleep
 
 log = logging.getLogger(__name__)
 
 Interaction = discord.Interaction[discord.Client]
-Sleep = Callable[[float], Awaitable[None]]
 AppCommand = app_commands.Command[Any, ..., Any] | app_commands.Group
 
 # Discord drops an interaction not acknowledged within 3 s; a slower answer is deferred first.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 import discord
@@ -23,16 +22,14 @@ from bot.model.delivery import Notifier
 from handlers.discord.commands import RadarCommands, RadarTree
 from handlers.discord.notifier import DiscordNotifier
 from handlers.discord.pacing import Pacer
+from timing import Backoff, Sleep
 
 log = logging.getLogger(__name__)
-
-Sleep = Callable[[float], Awaitable[None]]
 
 # discord.py gives up a request whose 429 asks for longer than this; the dispatcher then retries
 # the alert later instead of a worker sleeping on it. discord.py accepts nothing under 30 s.
 MAX_RATELIMIT_WAIT = 30.0
-RECONNECT_FIRST = 5.0
-RECONNECT_MAX = 600.0
+RECONNECT_BACKOFF = Backoff(base=5.0, cap=600.0)
 _NETWORK_ERRORS = (aiohttp.ClientError, OSError, asyncio.TimeoutError)
 
 
@@ -166,13 +163,16 @@ class DiscordFrontEnd:
         log.info("synced %d Discord commands %s", len(synced), where)
 
     async def _run_gateway(self, client: discord.Client) -> None:
-        delay = RECONNECT_FIRST
+        # Never reset: a gateway that keeps closing, even after hours up, is asked less often.
+        closes = 0
         while True:
             try:
                 await client.connect(reconnect=True)
             except (discord.DiscordException, *_NETWORK_ERRORS) as exc:
                 if self._stopping:
                     return
+                closes += 1
+                delay = RECONNECT_BACKOFF.delay(closes)
                 log.error(
                     "Discord gateway closed (%s); commands are offline, alerts still go out. "
                     "Reconnecting in %.0f s",
@@ -182,25 +182,30 @@ class DiscordFrontEnd:
             else:
                 if self._stopping:
                     return
+                closes += 1
+                delay = RECONNECT_BACKOFF.delay(closes)
                 log.warning("Discord gateway closed; reconnecting in %.0f s", delay)
             await self._close_gateway()
             await self._sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX)
-            client = await self._reopen_gateway(delay)
+            client = await self._reopen_gateway(closes + 1)
 
-    async def _reopen_gateway(self, delay: float) -> discord.Client:
-        """Return a fresh, logged-in gateway client; discord.py cannot reopen a closed one."""
+    async def _reopen_gateway(self, failures: int) -> discord.Client:
+        """Return a fresh, logged-in gateway client; discord.py cannot reopen a closed one.
+
+        A failed login counts on from `failures`, so its waits continue the gateway's backoff.
+        """
         while True:
             try:
                 client, _ = await self._open_gateway()
             except DiscordStartError as exc:
+                delay = RECONNECT_BACKOFF.delay(failures)
                 log.error(
                     "Discord login for the gateway failed (%s); retrying in %.0f s", exc, delay
                 )
             else:
                 return client
             await self._sleep(delay)
-            delay = min(delay * 2, RECONNECT_MAX)
+            failures += 1
 
     async def wait_until_ready(self) -> None:
         """Wait until the gateway client has received READY and its guilds."""

@@ -11,11 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
+from timing import CellRate, MonotonicClock, Sleep
 
 # Discord's message route allows about 5 messages per 5 seconds in one channel, and 50 requests a
 # second per bot; the overall pace keeps a margin for command replies and syncs.
@@ -35,17 +32,6 @@ class Backlogged(Exception):
         self.wait = wait
 
 
-@dataclass(frozen=True, slots=True)
-class _Rate:
-    interval: float
-    tolerance: float
-
-    @classmethod
-    def of(cls, count: float, window: float) -> _Rate:
-        interval = window / count
-        return cls(interval, window - interval)
-
-
 class Pacer:
     """Hand out send slots per channel and overall, waiting for a slot when it is near."""
 
@@ -56,13 +42,13 @@ class Pacer:
         channel_window: float = CHANNEL_WINDOW,
         overall_per_second: float = OVERALL_PER_SECOND,
         max_wait: float = MAX_WAIT,
-        clock: Clock = time.monotonic,
+        clock: MonotonicClock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         if per_channel < 1 or channel_window <= 0 or overall_per_second <= 0:
             raise ValueError("pacing needs a positive count and window")
-        self._channel = _Rate.of(per_channel, channel_window)
-        self._overall = _Rate.of(overall_per_second, 1.0)
+        self._channel = CellRate.bursting(per_channel, channel_window)
+        self._overall = CellRate.bursting(overall_per_second, 1.0)
         self._max_wait = max_wait
         self._clock = clock
         self._sleep = sleep
@@ -79,15 +65,15 @@ class Pacer:
         channel_due = self._due.get(channel_id, now)
         start = max(
             now,
-            channel_due - self._channel.tolerance,
-            self._overall_due - self._overall.tolerance,
+            self._channel.ready_at(channel_due),
+            self._overall.ready_at(self._overall_due),
         )
         wait = start - now
         if wait > self._max_wait:
             raise Backlogged(wait)
         # Reserve before sleeping so concurrent senders queue behind this one, not beside it.
-        self._due[channel_id] = max(channel_due, start) + self._channel.interval
-        self._overall_due = max(self._overall_due, start) + self._overall.interval
+        self._due[channel_id] = self._channel.next_due(channel_due, start)
+        self._overall_due = self._overall.next_due(self._overall_due, start)
         if len(self._due) > _PRUNE_AT:
             self._due = {key: due for key, due in self._due.items() if due > now}
         if wait > 0:

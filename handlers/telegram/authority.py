@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import Chat, Message, User
@@ -11,11 +10,10 @@ from telegram.error import TelegramError
 from telegram.ext import ExtBot
 
 from bot.model.destinations import Destination
+from timing import MonotonicClock
 
 # Telegram shows a group's anonymous administrators as this bot user.
 GROUP_ANONYMOUS_BOT_ID = 1087968824
-
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +76,9 @@ class _Admins:
 class AdminCache:
     """Each chat's administrators, asked of Telegram at most once per `ttl` seconds."""
 
-    def __init__(self, bot: ExtBot[int], *, ttl: float = 60.0, clock: Clock = time.monotonic):
+    def __init__(
+        self, bot: ExtBot[int], *, ttl: float = 60.0, clock: MonotonicClock = time.monotonic
+    ):
         self._bot = bot
         self._ttl = ttl
         self._clock = clock

@@ -18,8 +18,9 @@ from bot.commands import COMMANDS, CommandService
 from handlers.telegram.authority import AdminCache
 from handlers.telegram.commands import ChatCommands
 from handlers.telegram.notifier import TelegramNotifier
-from handlers.telegram.pacing import Clock, FloodLimits, Pacer, Sleep
-from handlers.telegram.polling import Backoff, Poller
+from handlers.telegram.pacing import FloodLimits, Pacer
+from handlers.telegram.polling import Poller
+from timing import Backoff, MonotonicClock, Sleep
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ class TelegramFrontEnd:
         admin_ttl: float = 60.0,
         poll_timeout: int = 30,
         backoff: Backoff | None = None,
-        clock: Clock = time.monotonic,
+        clock: MonotonicClock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         root = api_url.rstrip("/")

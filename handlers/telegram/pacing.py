@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +19,10 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from timing import CellRate, MonotonicClock, Sleep, SlidingWindows
+
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[None]]
 ApiResult = bool | dict[str, Any] | list[dict[str, Any]]
 
 # How much of a slot a sender may go early, making up for a timer that fired late.
@@ -65,28 +64,6 @@ class FloodLimits:
         )
 
 
-class _Window:
-    """A chat's recent send times, at most `count` of them, oldest first."""
-
-    __slots__ = ("count", "seconds", "times")
-
-    def __init__(self, rate: Rate, margin: float) -> None:
-        self.count = rate.count
-        self.seconds = rate.seconds * (1 + margin)
-        self.times: deque[float] = deque(maxlen=rate.count)
-
-    def ready_at(self) -> float:
-        """Return the earliest time one more message keeps within the window."""
-        return self.times[0] + self.seconds if len(self.times) == self.count else 0.0
-
-    def record(self, at: float) -> None:
-        self.times.append(at)
-
-    def idle_since(self, now: float) -> bool:
-        """Say whether the window is empty as of `now`, so forgetting it changes nothing."""
-        return not self.times or self.times[-1] + self.seconds <= now
-
-
 class FloodSchedule:
     """The pure arithmetic of pacing: when may the next message to a chat go out."""
 
@@ -99,13 +76,14 @@ class FloodSchedule:
         # algorithm): timers fire a little late, and without this slack every late wake-up
         # would push all later messages back. It stays well inside the margin.
         self.tolerance = self.spacing * _CATCH_UP
+        self._overall = CellRate(self.spacing, self.tolerance)
         # Slots are claimed ahead to spread waiting senders out; actual sends are checked again
         # against the theoretical time, so a sender that wakes late never bunches up.
         self._last_claimed = float("-inf")
         self._due = float("-inf")
         self._paused_until = float("-inf")
-        self._chats: dict[str, _Window] = {}
-        self._groups: dict[str, _Window] = {}
+        self._chats = _windows(limits.per_chat, limits.margin)
+        self._groups = _windows(limits.per_group, limits.margin)
         self._recorded = 0
 
     @property
@@ -114,9 +92,10 @@ class FloodSchedule:
 
     def chat_ready_at(self, chat: str, is_group: bool) -> float:
         """Return when `chat` may receive its next message under its own limits."""
-        ready = self._window(self._chats, chat, self.limits.per_chat).ready_at()
+        # Zero, not minus infinity, for a chat with room: the monotonic clock never reads below it.
+        ready = max(0.0, self._chats.window(chat).ready_at())
         if is_group:
-            ready = max(ready, self._window(self._groups, chat, self.limits.per_group).ready_at())
+            ready = max(ready, self._groups.window(chat).ready_at())
         return ready
 
     def claim_overall(self, now: float) -> float:
@@ -127,17 +106,18 @@ class FloodSchedule:
 
     def overall_ready_at(self) -> float:
         """Return the earliest moment the next message may actually leave."""
-        return max(self._due - self.tolerance, self._paused_until)
+        return max(self._overall.ready_at(self._due), self._paused_until)
 
     def record(self, chat: str, is_group: bool, at: float) -> None:
         """Count a message to `chat` sent at `at`."""
-        self._due = max(self._due, at) + self.spacing
-        self._window(self._chats, chat, self.limits.per_chat).record(at)
+        self._due = self._overall.next_due(self._due, at)
+        self._chats.record(chat, at)
         if is_group:
-            self._window(self._groups, chat, self.limits.per_group).record(at)
+            self._groups.record(chat, at)
         self._recorded += 1
         if self._recorded % 4096 == 0:
-            self._forget_idle(at)
+            self._chats.forget_idle(at)
+            self._groups.forget_idle(at)
 
     def pause(self, now: float, seconds: float) -> None:
         """Hold every message until `seconds` after `now`."""
@@ -147,16 +127,9 @@ class FloodSchedule:
         """Return how many chats' windows are held in memory."""
         return len(self._chats)
 
-    def _window(self, windows: dict[str, _Window], chat: str, rate: Rate) -> _Window:
-        window = windows.get(chat)
-        if window is None:
-            window = windows[chat] = _Window(rate, self.limits.margin)
-        return window
 
-    def _forget_idle(self, now: float) -> None:
-        for windows in (self._chats, self._groups):
-            for chat in [c for c, w in windows.items() if w.idle_since(now)]:
-                del windows[chat]
+def _windows(rate: Rate, margin: float) -> SlidingWindows[str]:
+    return SlidingWindows(rate.count, rate.seconds * (1 + margin))
 
 
 def retry_after_seconds(exc: RetryAfter) -> float:
@@ -199,7 +172,7 @@ class Pacer(BaseRateLimiter[int]):
         self,
         limits: FloodLimits | None = None,
         *,
-        clock: Clock = time.monotonic,
+        clock: MonotonicClock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.schedule = FloodSchedule(limits or FloodLimits())

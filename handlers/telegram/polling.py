@@ -5,32 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 
 from telegram import Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.ext import ExtBot
 
 from handlers.telegram.pacing import retry_after_seconds
+from timing import Backoff, Sleep
 
 log = logging.getLogger(__name__)
 
-Sleep = Callable[[float], Awaitable[None]]
 Deliver = Callable[[Update], Awaitable[None]]
 Prepare = Callable[[], Awaitable[None]]
 
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Waits between failed attempts: `first`, growing by `factor`, at most `cap` seconds."""
-
-    first: float = 1.0
-    factor: float = 2.0
-    cap: float = 60.0
-
-    def delay(self, failures: int) -> float:
-        """Return the wait after `failures` consecutive failures (1 or more)."""
-        return min(self.cap, self.first * self.factor ** max(0, failures - 1))
+# Waits between failed polls: 1 s, doubling, at most a minute.
+POLL_BACKOFF = Backoff(base=1.0, cap=60.0)
 
 
 class Poller:
@@ -57,7 +46,7 @@ class Poller:
         self._timeout = timeout
         self._allowed = list(allowed_updates)
         self._sleep = sleep
-        self._backoff = backoff or Backoff()
+        self._backoff = backoff or POLL_BACKOFF
         self._offset: int | None = None
         self._trouble: str | None = None
         self._failures = 0

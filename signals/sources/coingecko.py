@@ -38,13 +38,14 @@ from signals.asi import (
     select_universe,
 )
 from signals.history import MarketHistory
-from signals.http import DEFAULT_TIMEOUT, Clock, FeedClient, HttpRefused, Pacer, Sleep
+from signals.http import DEFAULT_TIMEOUT, FeedClient, HttpRefused
 from signals.market import MarketCoin, MarketTotals
 from signals.payload import Payload, SkipLog, is_number
 from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceError, Stale
 from signals.volume import METRIC as VOLUME_METRIC
 from signals.volume import SERIES as VOLUME_SERIES
 from signals.volume import seed_volumes, universe_volume, volume_ratio, window
+from timing import IntervalPacer, MonotonicClock, Sleep
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class CoinGeckoClient:
         base_url: str = DEFAULT_URL,
         api_key: str | None = None,
         *,
-        clock: Clock = monotonic,
+        clock: MonotonicClock = monotonic,
         sleep: Sleep = asyncio.sleep,
         calls_per_minute: float | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -90,7 +91,7 @@ class CoinGeckoClient:
         rate = calls_per_minute or (
             DEMO_KEY_CALLS_PER_MINUTE if api_key else KEYLESS_CALLS_PER_MINUTE
         )
-        self.pacer = Pacer.per_minute(rate, clock, sleep)
+        self.pacer = IntervalPacer.per_minute(rate, clock, sleep)
         headers = {KEY_HEADER: api_key} if api_key else {}
         self._feed = FeedClient(
             session, PROVIDER, base_url, headers=headers, timeout=timeout, pacer=self.pacer

@@ -27,11 +27,8 @@ used is one hour older than it could be, but never one still moving.
 from __future__ import annotations
 
 import logging
-import math
 import re
 import statistics
-import time
-from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +36,7 @@ from typing import Any
 
 from ccxt.base import errors as ccxt_errors
 
-from signals.http import Clock, retry_after_seconds
+from signals.http import retry_after_seconds
 from signals.payload import Payload
 from signals.sources.exchange import (
     ExchangeFactory,
@@ -57,6 +54,7 @@ from signals.types import (
     SourceUnavailable,
     Stale,
 )
+from timing import SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
 
@@ -94,48 +92,6 @@ class RegionRefused(SourceUnavailable):
 
     def __init__(self, source: str) -> None:
         super().__init__(source, REGION_MESSAGE)
-
-
-class SlidingWindowLimiter:
-    """Allow at most `limit` requests in any `window` seconds, on an injected monotonic clock."""
-
-    def __init__(self, limit: int, window: float, clock: Clock = time.monotonic) -> None:
-        if limit < 1 or window <= 0:
-            raise ValueError(f"need limit >= 1 and window > 0, got {limit} per {window:g} s")
-        self.limit = limit
-        self.window = window
-        self._clock = clock
-        self._sent: deque[float] = deque()
-
-    @classmethod
-    def under_cap(
-        cls, cap: int, window: float, safety: float = SAFETY, clock: Clock = time.monotonic
-    ) -> SlidingWindowLimiter:
-        """Return a limiter that uses `safety` (0-1] of a provider's cap of `cap` per `window`."""
-        if not 0 < safety <= 1:
-            raise ValueError(f"safety must be in (0, 1], got {safety:g}")
-        return cls(max(1, math.floor(cap * safety)), window, clock)
-
-    def try_acquire(self) -> bool:
-        """Take a slot for one request now, or return False when the window is full."""
-        now = self._clock()
-        self._expire(now)
-        if len(self._sent) >= self.limit:
-            return False
-        self._sent.append(now)
-        return True
-
-    def retry_after(self) -> float:
-        """Return the seconds until a slot frees (0 when one is free now)."""
-        now = self._clock()
-        self._expire(now)
-        if len(self._sent) < self.limit:
-            return 0.0
-        return self._sent[0] + self.window - now
-
-    def _expire(self, now: float) -> None:
-        while self._sent and self._sent[0] <= now - self.window:
-            self._sent.popleft()
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +177,9 @@ class AltLongShort:
         self._ranking = ranking
         self._api_url = api_url
         self._factory = factory
-        self.limiter = limiter or SlidingWindowLimiter.under_cap(DATA_CAP, DATA_WINDOW_SECONDS)
+        self.limiter = limiter or SlidingWindowLimiter.under_cap(
+            DATA_CAP, DATA_WINDOW_SECONDS, SAFETY
+        )
         self._exchange: Any = None
         self._listed: dict[str, str] | None = None
         self._listed_at: datetime | None = None

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import run, utcnow
+from bot.app import run
 from bot.settings import Settings
 from signals.types import FetchResult, Sample, Source
+from timing import utcnow
 
 METRIC = "btc_dominance"
 

@@ -10,12 +10,7 @@ from typing import Any
 import pytest
 
 from signals.sources.exchange import make_exchange
-from signals.sources.futures import (
-    REGION_MESSAGE,
-    AltLongShort,
-    SlidingWindowLimiter,
-    pick_perpetuals,
-)
+from signals.sources.futures import REGION_MESSAGE, AltLongShort, pick_perpetuals
 from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceUnavailable
 from tests.fakes.exchange import BINANCE_451
 from tests.fakes.feeds import Reply
@@ -26,6 +21,7 @@ from tests.fakes.futures import (
     contract,
 )
 from tests.signals.conftest import FakeTime
+from timing import SlidingWindowLimiter
 
 # 12:20 UTC: the 12:00 hour is still running, the 11:00 hour is the newest closed one.
 NOW = datetime(2024, 6, 30, 12, 20, tzinfo=UTC)
@@ -414,19 +410,6 @@ async def test_limiter_leaving_too_few_is_stale(
     assert len(fake.ratio_calls()) == 14
 
 
-def test_limiter_slides_and_stays_under_the_cap(fake_time: FakeTime) -> None:
-    limiter = SlidingWindowLimiter.under_cap(1000, 300.0, clock=fake_time.clock)
-    assert limiter.limit == 800
-
-    small = SlidingWindowLimiter(2, 10.0, fake_time.clock)
-    assert small.try_acquire()
-    fake_time.now += 4
-    assert small.try_acquire()
-    assert not small.try_acquire()
-    assert small.retry_after() == pytest.approx(6.0)
-    fake_time.now += 6
-    assert small.try_acquire()  # the first request left the window
-    assert not small.try_acquire()
-
-    with pytest.raises(ValueError, match="safety"):
-        SlidingWindowLimiter.under_cap(1000, 300.0, safety=1.5)
+def test_the_default_limiter_keeps_to_80_percent_of_binances_cap() -> None:
+    limiter = AltLongShort(lambda: ()).limiter
+    assert (limiter.limit, limiter.window) == (800, 300.0)

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 import aiohttp
 import pytest
 
-from signals.http import FeedClient, HttpRefused, Pacer, retry_after_seconds
+from signals.http import FeedClient, HttpRefused, retry_after_seconds
 from signals.payload import Payload
 from signals.types import BadPayload, RateLimited, SourceUnavailable
 from tests.fakes.feeds import FeedServer, Reply
-from tests.signals.conftest import FakeTime
 
 PATH = "/api/v3/global"
 
@@ -141,14 +140,6 @@ def test_retry_after_forms() -> None:
     assert retry_after_seconds("Wed, 21 Oct 2015 07:00:00 GMT", now) == 0.0
     assert retry_after_seconds("soon", now) is None
     assert retry_after_seconds(None, now) is None
-
-
-async def test_pacer_spaces_calls_and_reserves_slots(fake_time: FakeTime) -> None:
-    pacer = Pacer.per_minute(25, fake_time.clock, fake_time.sleep)
-    waits = [await pacer.wait() for _ in range(4)]
-    assert waits == pytest.approx([0.0, 2.4, 2.4, 2.4])
-    fake_time.now += 10.0  # idle longer than the interval: no wait
-    assert await pacer.wait() == 0.0
 
 
 def test_payload_errors_name_the_field() -> None:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.delivery.dispatcher import Dispatcher, backoff
+from bot.delivery.dispatcher import RETRY_BACKOFF, Dispatcher
 from bot.model.alerts import AlertMessage
 from bot.model.delivery import (
     DeliveryError,
@@ -140,7 +140,7 @@ async def test_backoff_grows_and_gives_up_after_max_attempts(
         for attempt in range(2):
             await until_scheduled(store, clock)
             assert len(notifier.failures["telegram:1"]) == 2 - attempt
-            clock.advance(seconds=backoff(attempt, lambda: 1.0).total_seconds() + 1)
+            clock.advance(seconds=RETRY_BACKOFF.delay(attempt + 1, lambda: 1.0) + 1)
         async with asyncio.timeout(10):
             while await store.pending_count():
                 await asyncio.sleep(0.01)
@@ -252,6 +252,6 @@ async def test_several_workers_on_postgres_send_each_row_once_in_order(clock: Fa
 
 @pytest.mark.parametrize("attempts", [0, 1, 5, 30])
 def test_backoff_is_bounded_and_jittered(attempts: int) -> None:
-    low = backoff(attempts, lambda: 0.0)
-    high = backoff(attempts, lambda: 1.0)
+    low = timedelta(seconds=RETRY_BACKOFF.delay(attempts + 1, lambda: 0.0))
+    high = timedelta(seconds=RETRY_BACKOFF.delay(attempts + 1, lambda: 1.0))
     assert timedelta(seconds=1) <= low < high <= timedelta(seconds=600)

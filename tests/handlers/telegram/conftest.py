@@ -16,9 +16,8 @@ from bot.model.rules import RuleDefaults
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
 from handlers.telegram import FloodLimits, TelegramFrontEnd
-from handlers.telegram.pacing import Sleep
-from handlers.telegram.polling import Backoff
 from tests.fakes.telegram_api import TelegramApiFake
+from timing import Backoff, Sleep
 
 OPERATOR = 999_000
 # Fast enough that a test never waits on pacing, with the same shape as Telegram's limits.

@@ -14,10 +14,10 @@ from bot.model.destinations import Destination
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
 from handlers.telegram import TelegramStartError
-from handlers.telegram.polling import Backoff
 from signals.types import Sample
 from tests.fakes.telegram_api import SentMessage, conflict
 from tests.handlers.telegram.conftest import OPERATOR, Env, MakeEnv, WallClock
+from timing import Backoff
 
 USER = 4242
 GROUP = -100_555
@@ -265,7 +265,7 @@ async def test_conflict_logs_one_line_and_keeps_going(
     async def record(seconds: float) -> None:
         waits.append(seconds)
 
-    env = make_env(sleep=record, backoff=Backoff(first=1, factor=2, cap=30))
+    env = make_env(sleep=record, backoff=Backoff(base=1, cap=30))
     env.fake.fail_polls(conflict(), times=4)
     with caplog.at_level(logging.INFO, logger="handlers.telegram"):
         await env.frontend.start()
