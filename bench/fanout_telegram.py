@@ -122,7 +122,8 @@ def alert(event_id: int) -> AlertMessage:
         previous=70.0,
         source="coingecko",
         at=datetime(2026, 1, 5, 12, tzinfo=UTC),
-        text=f"#{event_id}",
+        op=">=",
+        direction="rise",
     )
 
 

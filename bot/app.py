@@ -19,6 +19,7 @@ from bot.commands.frontend import FrontEnd
 from bot.commands.service import CommandService
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.notifiers import ConsoleNotifier, WebhookNotifier
+from bot.model.alerts import FeedNotice
 from bot.model.rules import ALL_BUILTINS, RuleDefaults
 from bot.settings import FRONT_END_SETTINGS, Settings
 from bot.storage import Store
@@ -189,23 +190,17 @@ async def build_service(
     if await store.destination("console") is None:
         await store.subscribe("console", [ALL_BUILTINS], clock())
 
+    def failing_since(name: str) -> datetime | None:
+        poller = next((p for p in pollers if p.source.name == name), None)
+        return poller.health.failing_since if poller is not None else None
+
     async def source_down(name: str, reason: str) -> None:
-        await engine.operator_notice(
-            f"source-down:{name}",
-            "firing",
-            f"Feed {name} is down",
-            f"⚠️ Feed {name} has failed for over {settings.stale_alert_minutes:g} min: {reason}",
-            operator_addresses(settings),
-        )
+        notice = FeedNotice(name, failing_since(name), reason)
+        await engine.operator_notice(notice, "firing", operator_addresses(settings))
 
     async def source_up(name: str) -> None:
-        await engine.operator_notice(
-            f"source-down:{name}",
-            "resolved",
-            f"Feed {name} is down",
-            f"✅ Feed {name} answers again",
-            operator_addresses(settings),
-        )
+        notice = FeedNotice(name, failing_since(name))
+        await engine.operator_notice(notice, "resolved", operator_addresses(settings))
 
     pollers = [
         Poller(

@@ -25,6 +25,10 @@ class MetricInfo:
     def format(self, value: float) -> str:
         """Render a value with this metric's precision and unit."""
         if self.unit == "USD":
+            # Market caps read compactly: $1.32T, $845.20B.
+            for size, suffix in ((1e12, "T"), (1e9, "B")):
+                if abs(value) >= size:
+                    return f"${value / size:,.2f}{suffix}"
             return f"${value:,.{self.decimals}f}"
         if self.unit == "USD bn":
             return f"${value:,.{self.decimals}f} bn"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.model.alerts import AlertMessage, AlertState
 from bot.model.destinations import Destination
 from bot.model.regime import Reading
 
@@ -94,16 +95,37 @@ class SubscriptionChange:
 
 @dataclass(frozen=True, slots=True)
 class EventInfo:
-    """One alert event from the history."""
+    """One alert event from the history: the alert's data, which each front-end words."""
 
-    id: int
-    rule_id: str
-    state: str
-    metric: str
-    value: float
-    threshold: float | None
-    at: datetime
-    text: str
+    alert: AlertMessage
+
+    @property
+    def id(self) -> int:
+        return self.alert.event_id
+
+    @property
+    def rule_id(self) -> str:
+        return self.alert.rule_id
+
+    @property
+    def state(self) -> AlertState:
+        return self.alert.state
+
+    @property
+    def metric(self) -> str:
+        return self.alert.metric
+
+    @property
+    def value(self) -> float:
+        return self.alert.value
+
+    @property
+    def threshold(self) -> float | None:
+        return self.alert.threshold
+
+    @property
+    def at(self) -> datetime:
+        return self.alert.at
 
 
 @dataclass(frozen=True, slots=True)

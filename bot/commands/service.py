@@ -21,6 +21,7 @@ from bot.commands.reports import (
 from bot.model.alerts import StoredEvent
 from bot.model.destinations import Destination
 from bot.model.evaluation import RuleState
+from bot.model.formatting import format_age
 from bot.model.metrics import LatestValue
 from bot.model.regime import METRIC as REGIME_METRIC
 from bot.model.regime import from_detail
@@ -130,7 +131,7 @@ class CommandService:
                 continue
             age = now - value.at
             stale = value.stale_reason is not None or age > info.max_age
-            reason = value.stale_reason or (f"no update for {_age(age)}" if stale else None)
+            reason = value.stale_reason or (f"no update for {format_age(age)}" if stale else None)
             rows.append(
                 MetricStatus(
                     metric=metric_id,
@@ -298,21 +299,4 @@ class CommandService:
 
 
 def _event_info(event: StoredEvent) -> EventInfo:
-    return EventInfo(
-        event.id,
-        event.rule_id,
-        event.kind,
-        event.metric,
-        event.value,
-        event.threshold,
-        event.at,
-        event.text,
-    )
-
-
-def _age(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes < 120:
-        return f"{minutes} min"
-    hours = minutes // 60
-    return f"{hours} h" if hours < 48 else f"{hours // 24} d"
+    return EventInfo(event.message())

@@ -12,11 +12,68 @@ import aiohttp
 from bot.model.alerts import AlertMessage
 from bot.model.delivery import PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination, Scheme
+from bot.model.formatting import format_age, format_change, format_condition, format_time
+from bot.model.metrics import metric_info
+from bot.model.regime import VERDICT_MARKS
 from signals.http import retry_after_seconds
 
 _RETRYABLE = frozenset({408, 425, 429})
 # A receiver asking for more than a day is misconfigured; fall back to our own backoff.
 _MAX_RETRY_AFTER = 86_400.0
+
+
+def _headline(message: AlertMessage) -> str:
+    notice = message.notice
+    if notice is not None:
+        what = "is down" if message.state == "firing" else "answers again"
+        return f"{message.mark} Feed {notice.feed} {what}"
+    resolved = "Resolved: " if message.state == "resolved" else ""
+    return f"{message.mark} {resolved}{message.rule_description}"
+
+
+def _facts(message: AlertMessage) -> str:
+    """Return what happened in one phrase: the value once, its condition, change, source, time."""
+    notice = message.notice
+    if notice is not None:
+        if notice.since is None:
+            facts = "down" if message.state == "firing" else "back"
+        elif message.state == "firing":
+            facts = (
+                f"failing since {format_time(notice.since)} "
+                f"({format_age(message.at - notice.since)})"
+            )
+        else:
+            facts = f"down for {format_age(message.at - notice.since)}"
+        if notice.error:
+            facts += f": {notice.error}"
+        return f"{facts} · {format_time(message.at)} [{message.rule_id}]"
+    info = metric_info(message.metric)
+    facts = f"{info.label} {info.format(message.value)}"
+    if message.op is not None:
+        facts += f" ({format_condition(message.metric, message.op, message.threshold)})"
+    elif message.threshold is not None:
+        facts += f" (threshold {info.format(message.threshold)})"
+    if message.previous is not None:
+        facts += f", {format_change(message.metric, message.value, message.previous)}"
+    return f"{facts} · via {message.source} · {format_time(message.at)} [{message.rule_id}]"
+
+
+def _components(message: AlertMessage) -> list[str]:
+    return [f"{VERDICT_MARKS[r.verdict]} {r.label} — {r.note}" for r in message.components]
+
+
+def console_line(message: AlertMessage) -> str:
+    """Word an alert as one plain line, the regime's components included."""
+    line = f"{_headline(message)} — {_facts(message)}"
+    components = _components(message)
+    if components:
+        line += " · " + "; ".join(components)
+    return " ".join(line.split("\n"))
+
+
+def webhook_text(message: AlertMessage) -> str:
+    """Word an alert as the webhook payload's plain `text`: a headline line, then any components."""
+    return "\n".join([f"{_headline(message)} — {_facts(message)}", *_components(message)])
 
 
 class ConsoleNotifier:
@@ -28,9 +85,9 @@ class ConsoleNotifier:
         self._stream = stream
 
     async def send(self, destination: Destination, message: AlertMessage) -> None:
-        """Write the alert's text as one line."""
+        """Write the alert as one line."""
         stream = self._stream or sys.stdout
-        stream.write(message.text + "\n")
+        stream.write(console_line(message) + "\n")
         stream.flush()
 
 
@@ -44,7 +101,7 @@ def webhook_payload(message: AlertMessage) -> dict[str, object]:
         "value": message.value,
         "threshold": message.threshold,
         "at": message.at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "text": message.text,
+        "text": webhook_text(message),
     }
 
 

@@ -1,19 +1,61 @@
-"""An alert event: what the engine decided, what the store recorded, what a notifier renders."""
+"""An alert event: what the engine decided, what the store recorded, what a notifier renders.
+
+An alert is data, never pre-written text: each front-end (console, webhook, Telegram, Discord)
+words it its own way from these fields, with the shared formatters of `bot.model.formatting`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from bot.model.rules import Rule
+from bot.model.regime import Reading, Verdict, component_label
+from bot.model.rules import ALL_OPS, Op, Rule, op_rises
 
 AlertState = Literal["firing", "resolved"]
+# Which way a rule's metric moves when the rule fires.
+Direction = Literal["rise", "fall"]
+# How an alert looks: every front-end marks (and Discord colours) an alert by its tone.
+Tone = Literal["rise", "fall", "resolved", "down", "back"]
+TONE_MARKS: dict[Tone, str] = {
+    "rise": "📈",
+    "fall": "📉",
+    "resolved": "⚪",
+    "down": "⚠️",
+    "back": "✅",
+}
+# The rule id and metric of operator notices about a feed.
+NOTICE_PREFIX = "source-down:"
+NOTICE_METRIC = "feed"
+
+
+def direction_of(op: Op | None) -> Direction | None:
+    """Return the direction a rule with `op` fires on; None when the op is unknown."""
+    if op is None:
+        return None
+    return "rise" if op_rises(op) else "fall"
+
+
+@dataclass(frozen=True, slots=True)
+class FeedNotice:
+    """The facts of an operator notice: a feed down (firing) or answering again (resolved)."""
+
+    feed: str
+    since: datetime | None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class AlertMessage:
-    """One alert event as a notifier sees it; front-ends render it their own way."""
+    """One alert event as a notifier sees it; front-ends render it their own way.
+
+    `op` and `threshold` are the rule's condition, `direction` whether it fires on a rise or a
+    fall (None for notices, and for events recorded before the condition was kept), `previous`
+    the value before (the previous high for `new high` rules). A `risk_on` alert carries the
+    regime's `components`; an operator notice carries its `notice` instead of a rule's numbers.
+    """
 
     event_id: int
     rule_id: str
@@ -25,11 +67,82 @@ class AlertMessage:
     previous: float | None
     source: str
     at: datetime
-    text: str
+    op: Op | None
+    direction: Direction | None
+    components: tuple[Reading, ...] = ()
+    notice: FeedNotice | None = None
 
     @property
     def idempotency_key(self) -> str:
         return str(self.event_id)
+
+    @property
+    def kind(self) -> Literal["rule", "notice"]:
+        return "notice" if self.notice is not None else "rule"
+
+    @property
+    def tone(self) -> Tone:
+        """Return how to mark this alert: by the rule's direction, or the notice's state."""
+        if self.notice is not None:
+            return "down" if self.state == "firing" else "back"
+        if self.state == "resolved":
+            return "resolved"
+        if self.direction is not None:
+            return self.direction
+        # An old event without its condition: the way the value moved is the next best guess.
+        reference = self.previous if self.previous is not None else self.threshold
+        return "fall" if reference is not None and self.value < reference else "rise"
+
+    @property
+    def mark(self) -> str:
+        return TONE_MARKS[self.tone]
+
+
+def encode_detail(
+    components: tuple[Reading, ...], notice: FeedNotice | None
+) -> dict[str, Any] | None:
+    """Return the JSON an event keeps of its regime components or notice facts."""
+    detail: dict[str, Any] = {}
+    if components:
+        detail["components"] = [
+            {"key": r.key, "verdict": r.verdict, "note": r.note} for r in components
+        ]
+    if notice is not None:
+        detail["notice"] = {
+            "feed": notice.feed,
+            "since": notice.since.isoformat() if notice.since is not None else None,
+            "error": notice.error,
+        }
+    return detail or None
+
+
+def decode_detail(
+    detail: Mapping[str, Any] | None,
+) -> tuple[tuple[Reading, ...], FeedNotice | None]:
+    """Read back `encode_detail`'s JSON; anything malformed is left out rather than failing."""
+    if not isinstance(detail, Mapping):
+        return (), None
+    components: list[Reading] = []
+    for item in detail.get("components") or ():
+        if not isinstance(item, Mapping) or not isinstance(item.get("key"), str):
+            continue
+        key = item["key"]
+        raw_verdict = item.get("verdict")
+        verdict: Verdict = (
+            "yes" if raw_verdict == "yes" else "no" if raw_verdict == "no" else "unknown"
+        )
+        components.append(Reading(key, component_label(key), verdict, str(item.get("note") or "")))
+    notice = None
+    raw = detail.get("notice")
+    if isinstance(raw, Mapping) and isinstance(raw.get("feed"), str):
+        since = raw.get("since")
+        error = raw.get("error")
+        notice = FeedNotice(
+            feed=raw["feed"],
+            since=datetime.fromisoformat(since) if isinstance(since, str) else None,
+            error=error if isinstance(error, str) else None,
+        )
+    return tuple(components), notice
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +159,9 @@ class StoredEvent:
     source: str
     at: datetime
     description: str
-    text: str
+    op: Op | None
+    components: tuple[Reading, ...] = ()
+    notice: FeedNotice | None = None
 
     def message(self) -> AlertMessage:
         """Return the notifier's view of this event."""
@@ -61,8 +176,16 @@ class StoredEvent:
             previous=self.previous,
             source=self.source,
             at=self.at,
-            text=self.text,
+            op=self.op,
+            direction=None if self.notice is not None else direction_of(self.op),
+            components=self.components,
+            notice=self.notice,
         )
+
+
+def parse_op(text: object) -> Op | None:
+    """Return a stored op, or None when there is none (or it is not one this version knows)."""
+    return next((op for op in ALL_OPS if op == text), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,4 +198,5 @@ class NewEvent:
     previous: float | None
     source: str
     at: datetime
-    text: str
+    components: tuple[Reading, ...] = ()
+    notice: FeedNotice | None = None

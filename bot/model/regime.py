@@ -158,6 +158,11 @@ def to_detail(regime: Regime) -> tuple[tuple[str, str], ...]:
     return tuple((r.key, f"{r.verdict}; {r.note}") for r in regime.readings)
 
 
+def component_label(key: str) -> str:
+    """Return a component's label; an unknown key (from a newer version) is its own label."""
+    return _LABELS.get(key, key)
+
+
 def from_detail(detail: Sequence[tuple[str, str]]) -> tuple[Reading, ...]:
     """Decode the readings from a `risk_on` sample's detail; unknown keys are ignored."""
     readings = []

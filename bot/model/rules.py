@@ -19,6 +19,7 @@ Op = Literal[">", "<", ">=", "<=", "crosses above", "crosses below", "new high"]
 LEVEL_OPS: tuple[Op, ...] = (">", "<", ">=", "<=")
 CROSSING_OPS: tuple[Op, ...] = ("crosses above", "crosses below")
 ALL_OPS: tuple[Op, ...] = (*LEVEL_OPS, *CROSSING_OPS, "new high")
+RISING_OPS: frozenset[Op] = frozenset({">", ">=", "crosses above", "new high"})
 
 # Beyond this no market number makes sense; it also keeps floats exact enough to compare.
 _MAX_ABS_VALUE = 1e15
@@ -46,7 +47,7 @@ class Rule:
     @property
     def rises(self) -> bool:
         """Return True when the rule fires on a value going up."""
-        return self.op in (">", ">=", "crosses above", "new high")
+        return op_rises(self.op)
 
     @property
     def condition(self) -> str:
@@ -54,6 +55,11 @@ class Rule:
             return f"{self.metric} new high"
         assert self.threshold is not None
         return f"{self.metric} {self.op} {format_number(self.threshold)}"
+
+
+def op_rises(op: Op) -> bool:
+    """Return True when a rule with `op` fires on a value going up."""
+    return op in RISING_OPS
 
 
 @dataclass(frozen=True, slots=True)

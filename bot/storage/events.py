@@ -8,12 +8,13 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from bot.model.alerts import NewEvent, StoredEvent
+from bot.model.alerts import NewEvent, StoredEvent, decode_detail, encode_detail, parse_op
 from bot.storage.database import Database, UnitBase
 from bot.storage.schema import deliveries, destinations, events
 
 
 def event_from_row(row: Any) -> StoredEvent:
+    components, notice = decode_detail(row.detail)
     return StoredEvent(
         id=row.event_id,
         rule_id=row.rule_id,
@@ -25,7 +26,9 @@ def event_from_row(row: Any) -> StoredEvent:
         source=row.source,
         at=row.at,
         description=row.description,
-        text=row.text,
+        op=parse_op(row.op),
+        components=components,
+        notice=notice,
     )
 
 
@@ -40,7 +43,8 @@ EVENT_COLUMNS = (
     events.c.source,
     events.c.at,
     events.c.description,
-    events.c.text,
+    events.c.op,
+    events.c.detail,
 )
 
 
@@ -63,7 +67,8 @@ class EventsUnit(UnitBase):
                 "at": item.at,
                 "created_at": now,
                 "description": item.rule.description,
-                "text": item.text,
+                "op": None if item.notice is not None else item.rule.op,
+                "detail": encode_detail(item.components, item.notice),
             }
             for item in items
         ]

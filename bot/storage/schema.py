@@ -131,7 +131,12 @@ events = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("description", Text, nullable=False),
-    Column("text", Text, nullable=False),
+    # The rule's operator (NULL for operator notices), and the regime's components or a notice's
+    # facts; front-ends word the alert from these.
+    Column("op", String(16)),
+    Column("detail", JSON(none_as_null=True)),
+    # Pre-written text of events recorded before revision 0003; no longer written or read.
+    Column("text", Text),
 )
 
 destinations = Table(

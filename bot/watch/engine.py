@@ -7,10 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.model.alerts import AlertState, NewEvent
+from bot.model.alerts import NOTICE_METRIC, NOTICE_PREFIX, AlertState, FeedNotice, NewEvent
 from bot.model.evaluation import RuleState, evaluate, seed_high
+from bot.model.regime import METRIC as REGIME_METRIC
+from bot.model.regime import from_detail
 from bot.model.rules import Rule, RuleDefaults, RuleSpec, builtin_rules
-from bot.model.wording import alert_text
 from bot.storage import Store
 from signals.metrics import metric_info
 from signals.types import FetchResult, Sample
@@ -96,16 +97,24 @@ class AlertEngine:
         self._custom_read_at = self._clock()
 
     async def operator_notice(
-        self, key: str, kind: AlertState, description: str, text: str, addresses: Sequence[str]
+        self, notice: FeedNotice, kind: AlertState, addresses: Sequence[str]
     ) -> None:
-        """Record an operator event (a feed down or back) and queue it for `addresses`."""
-        rule = Rule(key, "feed", ">", None, description, send_resolved=True)
+        """Record an operator event (a feed down: firing, back: resolved), queue it for `addresses`."""
+        key = f"{NOTICE_PREFIX}{notice.feed}"
+        rule = Rule(key, NOTICE_METRIC, ">", None, f"Feed {notice.feed} is down")
         now = self._clock()
-        notice = NewEvent(rule, kind, 0.0, None, "radar", now, text)
+        event = NewEvent(rule, kind, 0.0, None, "radar", now, notice=notice)
         async with self._store.unit() as unit:
-            (event_id,) = await unit.add_events([notice], now)
+            (event_id,) = await unit.add_events([event], now)
             queued = await unit.fan_out_to(event_id, addresses, now)
-        log.warning("%s (notice queued for %d operators)", text, queued)
+        what = "down" if kind == "firing" else "back"
+        log.warning(
+            "feed %s %s: %s (notice queued for %d operators)",
+            notice.feed,
+            what,
+            notice.error or "answers again",
+            queued,
+        )
         if queued:
             self._on_queued()
 
@@ -143,7 +152,8 @@ class AlertEngine:
                     changed[rule.id] = outcome.state
                 transition = outcome.transition
                 if transition is not None:
-                    text = alert_text(rule, transition, sample.source, sample.detail)
+                    # A regime alert is only useful with the signals that make up its score.
+                    components = from_detail(sample.detail) if rule.metric == REGIME_METRIC else ()
                     decided.append(
                         NewEvent(
                             rule,
@@ -152,7 +162,7 @@ class AlertEngine:
                             transition.previous,
                             sample.source,
                             transition.at,
-                            text,
+                            components,
                         )
                     )
             event_ids = await unit.add_events(decided, now)

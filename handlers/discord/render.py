@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from enum import Enum
+from datetime import UTC, datetime
 
 import discord
 
@@ -17,91 +16,82 @@ from bot.commands import (
     StatusReport,
     SubscriptionChange,
 )
-from bot.model.alerts import AlertMessage
+from bot.model.alerts import AlertMessage, FeedNotice, Tone
+from bot.model.formatting import format_age, format_change, format_condition, format_time
 from bot.model.metrics import metric_info
-from bot.model.regime import VERDICT_MARKS
+from bot.model.regime import VERDICT_MARKS, Reading
 from handlers.discord.layout import EmbedSpec, Field, truncate
 
-
-class Direction(Enum):
-    """Which way an alert's metric moved, which sets the embed's colour."""
-
-    UP = 0x2ECC71
-    DOWN = 0xE74C3C
-    FLAT = 0x5865F2
-    RESOLVED = 0x95A5A6
-
-
+# Each tone's embed colour; the same tone gives Telegram's mark (`TONE_MARKS`), so both agree.
+TONE_COLOURS: dict[Tone, int] = {
+    "rise": 0x2ECC71,
+    "fall": 0xE74C3C,
+    "resolved": 0x95A5A6,
+    "down": 0xE67E22,
+    "back": 0x2ECC71,
+}
 STATUS_COLOUR = 0x5865F2
 STALE_MARK = "⚠️"
 
 
-def direction(message: AlertMessage) -> Direction:
-    """Return the direction of an alert: against the previous value, else against the threshold."""
-    if message.state == "resolved":
-        return Direction.RESOLVED
-    reference = message.previous if message.previous is not None else message.threshold
-    if reference is None or message.value == reference:
-        return Direction.FLAT
-    return Direction.UP if message.value > reference else Direction.DOWN
+def _readings(readings: Sequence[Reading]) -> str:
+    return "\n".join(f"{VERDICT_MARKS[r.verdict]} {r.label} — {r.note}" for r in readings)
 
 
-def _sign(number: float) -> str:
-    return "+" if number >= 0 else "−"
-
-
-def change_text(message: AlertMessage) -> str | None:
-    """Return the move since the previous value, e.g. `+$1,200 (+1.21%) from $99,000`."""
-    if message.previous is None:
-        return None
-    info = metric_info(message.metric)
-    delta = message.value - message.previous
-    text = _sign(delta) + info.format(abs(delta))
-    if message.previous != 0:
-        ratio = delta / abs(message.previous)
-        text += f" ({_sign(ratio)}{abs(ratio):.2%})"
-    return f"{text} from {info.format(message.previous)}"
+def _condition(message: AlertMessage) -> str | None:
+    if message.op is not None:
+        return format_condition(message.metric, message.op, message.threshold)
+    if message.threshold is not None:
+        return f"threshold {metric_info(message.metric).format(message.threshold)}"
+    return None
 
 
 def alert_embed(message: AlertMessage) -> EmbedSpec:
-    """Render an alert: rule, value against threshold, change, provider, time, colour by direction."""
+    """Render an alert: the value once with its condition, change, provider, time; colour by tone."""
+    if message.notice is not None:
+        return _notice_embed(message, message.notice)
     info = metric_info(message.metric)
-    heading = "🔔" if message.state == "firing" else "✅ Resolved:"
+    resolved = "Resolved: " if message.state == "resolved" else ""
     fields = [Field("Value", f"**{info.format(message.value)}** `{message.metric}`", True)]
-    if message.threshold is not None:
-        fields.append(Field("Threshold", info.format(message.threshold), True))
-    change = change_text(message)
-    if change is not None:
+    condition = _condition(message)
+    if condition is not None:
+        fields.append(Field("Condition", condition, True))
+    if message.previous is not None:
+        change = format_change(message.metric, message.value, message.previous)
         fields.append(Field("Change", change, True))
     fields.append(Field("Provider", message.source or "unknown", True))
     return EmbedSpec(
-        title=f"{heading} {message.rule_description}",
-        description=message.text,
+        title=f"{message.mark} {resolved}{message.rule_description}",
+        description=_readings(message.components),
         fields=tuple(fields),
-        colour=direction(message).value,
+        colour=TONE_COLOURS[message.tone],
         timestamp=message.at,
         footer=f"rule {message.rule_id} · alert #{message.event_id}",
     )
 
 
-def age_text(age: timedelta) -> str:
-    """Render an age compactly: `45s`, `12m`, `3h 5m`, `2d 4h`."""
-    seconds = max(0, int(age.total_seconds()))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes}m"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    days, hours = divmod(hours, 24)
-    return f"{days}d {hours}h" if hours else f"{days}d"
+def _notice_embed(message: AlertMessage, notice: FeedNotice) -> EmbedSpec:
+    down = message.state == "firing"
+    fields = []
+    if notice.since is not None:
+        age = format_age(message.at - notice.since)
+        fields.append(
+            Field("Failing since" if down else "Down since", format_time(notice.since), True)
+        )
+        fields.append(Field("For", age, True))
+    return EmbedSpec(
+        title=f"{message.mark} Feed {notice.feed} {'is down' if down else 'answers again'}",
+        description=f"Error: {notice.error}" if down and notice.error else "",
+        fields=tuple(fields),
+        colour=TONE_COLOURS[message.tone],
+        timestamp=message.at,
+        footer=f"rule {message.rule_id} · alert #{message.event_id}",
+    )
 
 
 def _metric_field(row: MetricStatus) -> Field:
     lines = [f"**{row.formatted}**" if row.value is not None else "no data yet"]
-    seen = [age_text(row.age) + " ago" if row.age is not None else "", row.source or ""]
+    seen = [format_age(row.age) + " ago" if row.age is not None else "", row.source or ""]
     if any(seen):
         lines.append(" · ".join(part for part in seen if part))
     if row.stale:
@@ -184,16 +174,29 @@ def mute_text(mute: MuteInfo) -> str:
     return f"🔕 Alerts here are muted until {discord_time(mute.until)}. `/unmute` ends it early."
 
 
+def _summary(alert: AlertMessage) -> str:
+    if alert.notice is not None:
+        if alert.state == "resolved":
+            return f"feed {alert.notice.feed} answers again"
+        error = f": {truncate(alert.notice.error, 200)}" if alert.notice.error else ""
+        return f"feed {alert.notice.feed} is down{error}"
+    info = metric_info(alert.metric)
+    text = f"{info.label} **{info.format(alert.value)}**"
+    condition = _condition(alert)
+    if condition is not None:
+        text += f" ({condition})"
+    return ("resolved · " if alert.state == "resolved" else "") + text
+
+
 def history_text(events: Sequence[EventInfo]) -> str:
     """Render past alerts, newest first."""
     if not events:
         return "No alert has been sent here yet."
     lines = ["**Recent alerts**"]
     for event in events:
-        mark = "🔔" if event.state == "firing" else "✅"
-        value = metric_info(event.metric).format(event.value)
-        text = truncate(event.text.replace("\n", " "), 300)
-        lines.append(f"{mark} {discord_time(event.at)} `{event.rule_id}` {value} — {text}")
+        alert = event.alert
+        summary = _summary(alert).replace("\n", " ")
+        lines.append(f"{alert.mark} {discord_time(alert.at)} `{alert.rule_id}` {summary}")
     return "\n".join(lines)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
 from bot.commands import (
     COMMANDS,
@@ -17,14 +16,17 @@ from bot.commands import (
     StatusReport,
     SubscriptionChange,
 )
-from bot.model.alerts import AlertMessage
+from bot.model.alerts import AlertMessage, FeedNotice
+from bot.model.formatting import format_age, format_change, format_condition, format_time
 from bot.model.metrics import metric_info
-from bot.model.regime import VERDICT_MARKS
+from bot.model.regime import VERDICT_MARKS, Reading
 
 MAX_MESSAGE = 4096
-# An alert's free text is cut so the whole alert always fits one message: one message per alert
-# keeps a retried alert from repeating parts that already went out.
+# An alert's free text (a feed's error, the regime's components) is cut so the whole alert always
+# fits one message: one message per alert keeps a retried alert from repeating parts that already
+# went out. A rule's description is cut shorter still.
 MAX_ALERT_TEXT = 1500
+MAX_DESCRIPTION = 300
 
 
 def escape(value: object) -> str:
@@ -35,24 +37,6 @@ def escape(value: object) -> str:
 def utf16_len(text: str) -> int:
     """Return the length Telegram counts: UTF-16 code units."""
     return len(text.encode("utf-16-le")) // 2
-
-
-def format_time(at: datetime) -> str:
-    """Return `at` in UTC to the minute."""
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def format_age(age: timedelta | None) -> str:
-    """Return an age as its largest whole unit: 45s, 12m, 3h, 2d."""
-    if age is None:
-        return "-"
-    seconds = max(0, int(age.total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def format_value(metric: str, value: float) -> str:
@@ -111,7 +95,7 @@ def _metric_table(metrics: Sequence[MetricStatus]) -> str:
         (
             m.metric + ("*" if m.stale else ""),
             m.formatted if m.value is not None else "-",
-            format_age(m.age),
+            format_age(m.age) if m.age is not None else "-",
             m.source or "-",
         )
         for m in metrics
@@ -135,7 +119,8 @@ def _metric_detail(m: MetricStatus) -> str:
     lines = [f"<b>{escape(m.label)}</b> (<code>{escape(m.metric)}</code>)"]
     lines.append(f"Value: <b>{escape(m.formatted)}</b>" if m.value is not None else "Value: none")
     if m.at is not None:
-        lines.append(f"As of: {escape(format_time(m.at))} ({escape(format_age(m.age))} ago)")
+        age = f" ({escape(format_age(m.age))} ago)" if m.age is not None else ""
+        lines.append(f"As of: {escape(format_time(m.at))}{age}")
     lines.append(f"Source: {escape(m.source or '-')}")
     if m.stale:
         lines.append(f"⚠ Stale: {escape(m.stale_reason or 'no recent value')}")
@@ -229,49 +214,93 @@ def render_history(events: Sequence[EventInfo]) -> str:
         return "No alerts have been sent here yet."
     lines = ["<b>Recent alerts</b>"]
     for e in events:
-        threshold = (
-            f" (threshold {escape(format_value(e.metric, e.threshold))})"
-            if e.threshold is not None
-            else ""
-        )
+        alert = e.alert
         lines.append(
-            f"{escape(format_time(e.at))} · <code>{escape(e.rule_id)}</code> {escape(e.state)} · "
-            f"{escape(e.metric)} {escape(format_value(e.metric, e.value))}{threshold}"
+            f"{escape(format_time(alert.at))} · {alert.mark} <code>{escape(alert.rule_id)}</code>"
+            f" · {_summary(alert)}"
         )
-        if e.text:
-            lines.append(f"  {escape(e.text)}")
     return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _condition(message: AlertMessage) -> str | None:
+    if message.op is not None:
+        return format_condition(message.metric, message.op, message.threshold)
+    if message.threshold is not None:
+        return f"threshold {format_value(message.metric, message.threshold)}"
+    return None
+
+
+def _value_line(message: AlertMessage, *, bold: bool) -> str:
+    """Return `<label>: <value> (<condition>)`, the one place an alert states its value."""
+    value = escape(format_value(message.metric, message.value))
+    line = f"{escape(metric_info(message.metric).label)}: {f'<b>{value}</b>' if bold else value}"
+    condition = _condition(message)
+    return line + (f" ({escape(condition)})" if condition else "")
+
+
+def _summary(alert: AlertMessage) -> str:
+    """Return an alert in one line, for the history."""
+    if alert.notice is not None:
+        if alert.state == "resolved":
+            return f"Feed {escape(alert.notice.feed)} answers again"
+        error = f": {escape(_clip(alert.notice.error, 200))}" if alert.notice.error else ""
+        return f"Feed {escape(alert.notice.feed)} is down{error}"
+    resolved = "resolved · " if alert.state == "resolved" else ""
+    return resolved + _value_line(alert, bold=False)
 
 
 def render_alert(message: AlertMessage) -> str:
-    """Return an alert: rule, value, threshold, change, source and time, always one message."""
-    firing = message.state == "firing"
-    head = "🔴 <b>Firing</b>" if firing else "🟢 <b>Resolved</b>"
-    label = metric_info(message.metric).label
-    lines = [f"{head}: {escape(message.rule_description)}"]
-    text = message.text.strip()
-    if text:
-        if len(text) > MAX_ALERT_TEXT:
-            text = text[: MAX_ALERT_TEXT - 1] + "…"
-        lines.append(escape(text))
-    lines.append(f"Rule: <code>{escape(message.rule_id)}</code>")
-    value = f"{escape(label)}: <b>{escape(format_value(message.metric, message.value))}</b>"
-    if message.threshold is not None:
-        value += f" (threshold {escape(format_value(message.metric, message.threshold))})"
-    lines.append(value)
+    """Return an alert: what happened, the value once with its condition, change, source, time.
+
+    Always one message, whatever the lengths of its free text.
+    """
+    if message.notice is not None:
+        return _render_notice(message, message.notice)
+    resolved = "Resolved: " if message.state == "resolved" else ""
+    description = _clip(message.rule_description, MAX_DESCRIPTION)
+    lines = [f"{message.mark} <b>{escape(resolved + description)}</b>"]
+    lines.append(_value_line(message, bold=True))
     if message.previous is not None:
-        lines.append(f"Change: {escape(_change(message.metric, message.value, message.previous))}")
-    lines.append(f"Source: {escape(message.source)} · {escape(format_time(message.at))}")
+        change = format_change(message.metric, message.value, message.previous)
+        lines.append(f"Change: {escape(change)}")
+    if message.components:
+        lines.append(escape(_clip(_readings(message.components), MAX_ALERT_TEXT)))
+    lines.append(
+        f"<code>{escape(message.rule_id)}</code> · via {escape(message.source)} · "
+        f"{escape(format_time(message.at))}"
+    )
     return "\n".join(lines)
 
 
-def _change(metric: str, value: float, previous: float) -> str:
-    delta = value - previous
-    sign = "+" if delta >= 0 else "-"
-    text = f"{sign}{format_value(metric, abs(delta))} from {format_value(metric, previous)}"
-    if previous:
-        text += f" ({delta / abs(previous) * 100:+.1f}%)"
-    return text
+def _readings(readings: Sequence[Reading]) -> str:
+    return "\n".join(f"{VERDICT_MARKS[r.verdict]} {r.label} — {r.note}" for r in readings)
+
+
+def _render_notice(message: AlertMessage, notice: FeedNotice) -> str:
+    feed = escape(notice.feed)
+    lines = []
+    if message.state == "firing":
+        lines.append(f"{message.mark} <b>Feed {feed} is down</b>")
+        if notice.since is not None:
+            lines.append(
+                f"Failing since {escape(format_time(notice.since))} "
+                f"({escape(format_age(message.at - notice.since))})"
+            )
+        if notice.error:
+            lines.append(f"Error: {escape(_clip(notice.error, MAX_ALERT_TEXT))}")
+    else:
+        lines.append(f"{message.mark} <b>Feed {feed} answers again</b>")
+        if notice.since is not None:
+            lines.append(
+                f"Down for {escape(format_age(message.at - notice.since))}, since "
+                f"{escape(format_time(notice.since))}"
+            )
+    lines.append(f"<code>{escape(message.rule_id)}</code> · {escape(format_time(message.at))}")
+    return "\n".join(lines)
 
 
 _MARKUP = re.compile(r"<[^<>]*>|&#?[0-9A-Za-z]+;")

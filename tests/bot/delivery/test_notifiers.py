@@ -15,10 +15,11 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.delivery.notifiers import ConsoleNotifier, WebhookNotifier
-from bot.model.alerts import AlertMessage
+from bot.delivery.notifiers import ConsoleNotifier, WebhookNotifier, console_line, webhook_payload
+from bot.model.alerts import AlertMessage, FeedNotice
 from bot.model.delivery import DeliveryError, PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination
+from bot.model.regime import Reading
 
 MESSAGE = AlertMessage(
     event_id=42,
@@ -31,8 +32,45 @@ MESSAGE = AlertMessage(
     previous=40.0,
     source="coingecko",
     at=datetime(2026, 1, 5, 12, 30, tzinfo=UTC),
-    text="🔔 Altcoin Season Index rises above 50 — Altcoin Season Index 55 [asi-above-50]",
+    op="crosses above",
+    direction="rise",
 )
+LINE = (
+    "📈 Altcoin Season Index rises above 50 — Altcoin Season Index 55 (crosses above 50), "
+    "+15 from 40 · via coingecko · 2026-01-05 12:30 UTC [asi-above-50]"
+)
+READINGS = (
+    Reading("asi", "Altcoin Season Index above 50", "yes", "ASI 55"),
+    Reading("liquidity", "Net liquidity rising (4 weeks)", "unknown", "no fresh value"),
+)
+REGIME = replace(
+    MESSAGE,
+    rule_id="risk-on-regime",
+    rule_description="Risk-on regime: at least 4 of the 6 rotation signals agree",
+    metric="risk_on",
+    value=4.0,
+    threshold=4.0,
+    previous=3.0,
+    source="radar",
+    op=">=",
+    components=READINGS,
+)
+DOWN = replace(
+    MESSAGE,
+    rule_id="source-down:coingecko",
+    rule_description="Feed coingecko is down",
+    metric="feed",
+    value=0.0,
+    threshold=None,
+    previous=None,
+    source="radar",
+    op=None,
+    direction=None,
+    notice=FeedNotice(
+        "coingecko", datetime(2026, 1, 5, 11, 0, tzinfo=UTC), "HTTP 503\nService Unavailable"
+    ),
+)
+BACK = replace(DOWN, state="resolved", notice=FeedNotice("coingecko", DOWN.at - timedelta(hours=2)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,8 +164,62 @@ async def test_body_and_headers_follow_the_design(
         "value": 55.0,
         "threshold": 50.0,
         "at": "2026-01-05T12:30:00Z",
-        "text": MESSAGE.text,
+        "text": LINE,
     }
+
+
+@pytest.mark.parametrize("message", [MESSAGE, REGIME, DOWN, BACK], ids=lambda m: m.rule_id)
+def test_every_alert_kind_fills_every_contract_key(message: AlertMessage) -> None:
+    body = webhook_payload(message)
+    assert set(body) == {"id", "rule", "state", "metric", "value", "threshold", "at", "text"}
+    assert isinstance(body["text"], str) and body["text"].strip()
+    assert body["id"] == message.event_id
+
+
+def test_webhook_text_words_the_regime_components_a_line_each() -> None:
+    lines = str(webhook_payload(REGIME)["text"]).splitlines()
+    assert lines == [
+        "📈 Risk-on regime: at least 4 of the 6 rotation signals agree — Risk-on regime score "
+        "4 of 6 (at or above 4 of 6), +1 from 3 of 6 · via radar · 2026-01-05 12:30 UTC "
+        "[risk-on-regime]",
+        "✅ Altcoin Season Index above 50 — ASI 55",
+        "❔ Net liquidity rising (4 weeks) — no fresh value",
+    ]
+
+
+def test_operator_notices_are_worded_from_their_facts() -> None:
+    assert webhook_payload(DOWN)["text"] == (
+        "⚠️ Feed coingecko is down — failing since 2026-01-05 11:00 UTC (1h 30m): HTTP 503\n"
+        "Service Unavailable · 2026-01-05 12:30 UTC [source-down:coingecko]"
+    )
+    assert console_line(DOWN) == (
+        "⚠️ Feed coingecko is down — failing since 2026-01-05 11:00 UTC (1h 30m): HTTP 503 "
+        "Service Unavailable · 2026-01-05 12:30 UTC [source-down:coingecko]"
+    )
+    assert console_line(BACK) == (
+        "✅ Feed coingecko answers again — down for 2h · 2026-01-05 12:30 UTC "
+        "[source-down:coingecko]"
+    )
+
+
+def test_a_resolved_bearish_alert_says_so_once() -> None:
+    message = replace(
+        MESSAGE,
+        rule_id="btc-dominance-below-59",
+        rule_description="Bitcoin dominance falls below 59%",
+        state="resolved",
+        metric="btc_dominance",
+        value=59.5,
+        threshold=59.0,
+        previous=58.8,
+        op="crosses below",
+        direction="fall",
+    )
+    assert console_line(message) == (
+        "⚪ Resolved: Bitcoin dominance falls below 59% — Bitcoin dominance 59.50% "
+        "(crosses below 59.00%), +0.70 pp from 58.80% · via coingecko · 2026-01-05 12:30 UTC "
+        "[btc-dominance-below-59]"
+    )
 
 
 async def test_a_resolved_new_high_sends_a_null_threshold(
@@ -270,13 +362,18 @@ async def test_console_writes_one_line_per_alert_to_its_stream() -> None:
     notifier = ConsoleNotifier(stream)
     assert notifier.scheme == "console"
     await notifier.send(Destination.parse("console"), MESSAGE)
-    await notifier.send(Destination.parse("console"), replace(MESSAGE, text="second"))
-    assert stream.getvalue() == f"{MESSAGE.text}\nsecond\n"
+    await notifier.send(Destination.parse("console"), REGIME)
+    first, second = stream.getvalue().splitlines()
+    assert first == LINE
+    assert second.startswith("📈 Risk-on regime")
+    assert second.endswith(
+        "✅ Altcoin Season Index above 50 — ASI 55; ❔ Net liquidity rising (4 weeks) — no fresh value"
+    )
 
 
 async def test_console_defaults_to_standard_output(capsys: pytest.CaptureFixture[str]) -> None:
     await ConsoleNotifier().send(Destination.parse("console"), MESSAGE)
-    assert capsys.readouterr().out == MESSAGE.text + "\n"
+    assert capsys.readouterr().out == LINE + "\n"
 
 
 def test_webhook_scheme() -> None:

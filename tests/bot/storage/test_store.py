@@ -11,14 +11,16 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Boolean, Connection, Float, Integer, String, Text, insert, inspect, select
+from sqlalchemy.sql import TableClause, column, table
 
 import bot.storage.store
+from bot.model.alerts import FeedNotice
 from bot.model.delivery import Sent
 from bot.model.evaluation import RuleState
 from bot.model.rules import ALL_BUILTINS, RuleDefaults, RuleSpec
 from bot.storage import Store, StoreUnavailable
-from bot.storage.schema import metadata
+from bot.storage.schema import UTCDateTime, events, metadata
 from bot.watch.engine import AlertEngine
 from signals.types import FetchResult, Sample, Stale
 from tests.bot.conftest import FakeClock, deliver_due
@@ -116,6 +118,122 @@ async def test_a_database_at_0001_gains_the_daily_series_when_opened(store_url: 
             date(2026, 1, 1): 2.0e10
         }
         assert await reopened.closes("solana", date(2026, 1, 1)) == {date(2026, 1, 1): 100.0}
+    finally:
+        await reopened.close()
+
+
+def _old_tables() -> dict[str, TableClause]:
+    """The tables as revision 0002 left them, for writing rows the way that release did."""
+    return {
+        "events": table(
+            "events",
+            column("id", Integer()), column("rule_id", String()), column("kind", String()),
+            column("metric", String()), column("value", Float()), column("previous", Float()),
+            column("threshold", Float()), column("source", String()), column("at", UTCDateTime()),
+            column("created_at", UTCDateTime()), column("description", Text()),
+            column("text", Text()),
+        ),
+        "custom_rules": table(
+            "custom_rules",
+            column("id", Integer()), column("owner", String()), column("metric", String()),
+            column("op", String()), column("threshold", Float()),
+            column("created_at", UTCDateTime()),
+        ),
+        "destinations": table(
+            "destinations",
+            column("id", Integer()), column("address", String()), column("active", Boolean()),
+            column("created_at", UTCDateTime()),
+        ),
+        "deliveries": table(
+            "deliveries",
+            column("id", Integer()), column("destination_id", Integer()),
+            column("event_id", Integer()), column("sent_at", UTCDateTime()),
+        ),
+    }  # fmt: skip
+
+
+async def test_a_database_holding_old_events_keeps_them_through_0003(
+    store_url: str, clock: FakeClock
+) -> None:
+    first = await Store.open(store_url)
+    at = clock()
+    old = _old_tables()
+
+    def event(rule_id: str, kind: str, metric: str, text: str) -> dict[str, object]:
+        return {
+            "rule_id": rule_id, "kind": kind, "metric": metric, "value": 55.0,
+            "previous": 48.0, "threshold": 50.0, "source": "coingecko", "at": at,
+            "created_at": at, "description": f"rule {rule_id}", "text": text,
+        }  # fmt: skip
+
+    try:
+        async with first.engine.begin() as conn:
+            await conn.run_sync(_migrate, "0002")
+            assert "op" not in {
+                c["name"] for c in await conn.run_sync(lambda c: inspect(c).get_columns("events"))
+            }
+            await conn.execute(
+                insert(old["custom_rules"]),
+                [{"owner": "telegram:1", "metric": "btc_usd", "op": "<", "threshold": 9e4,
+                  "created_at": at}],
+            )  # fmt: skip
+            await conn.execute(
+                insert(old["events"]),
+                [
+                    event("asi-above-50", "firing", "asi", "🔔 ASI 55 [asi-above-50]"),
+                    event("c1", "firing", "btc_usd", "🔔 custom"),
+                    event("source-down:yahoo", "firing", "feed", "⚠️ Feed yahoo has failed"),
+                    event("gone-rule", "resolved", "asi", "✅ Resolved: gone"),
+                ],
+            )
+            await conn.execute(
+                insert(old["destinations"]),
+                [{"address": "telegram:1", "active": True, "created_at": at}],
+            )
+            await conn.execute(
+                insert(old["deliveries"]),
+                [
+                    {"id": i, "destination_id": 1, "event_id": i, "sent_at": at}
+                    for i in (1, 2, 3, 4)
+                ],
+            )
+    finally:
+        await first.close()
+
+    reopened = await Store.open(store_url)
+    try:
+        history = await reopened.delivered_events("telegram:1", 10)
+        assert [(e.id, e.rule_id, e.op) for e in history] == [
+            (4, "gone-rule", None),
+            (3, "source-down:yahoo", None),
+            (2, "c1", "<"),
+            (1, "asi-above-50", "crosses above"),
+        ]
+        by_id = {e.id: e.message() for e in history}
+        assert by_id[1].direction == "rise" and by_id[1].tone == "rise"
+        assert by_id[2].direction == "fall"
+        assert by_id[3].notice == FeedNotice("yahoo", None, None)
+        assert by_id[3].tone == "down"
+        assert (by_id[4].op, by_id[4].tone, by_id[4].value) == (None, "resolved", 55.0)
+        async with reopened.engine.connect() as conn:
+            texts = (await conn.execute(select(events.c.id, events.c.text))).all()
+        assert dict(texts)[1] == "🔔 ASI 55 [asi-above-50]"
+
+        # New events keep data, and no text.
+        engine = AlertEngine(reopened, RuleDefaults(), clock)
+        clock.advance(minutes=5)
+        await engine.ingest_sample(Sample("btc_dominance", 60.0, clock(), "coingecko"))
+        clock.advance(minutes=1)
+        [fired] = await engine.ingest_sample(Sample("btc_dominance", 58.5, clock(), "coingecko"))
+        async with reopened.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(events.c.op, events.c.text).where(events.c.id == fired.event_id)
+                )
+            ).one()
+        assert tuple(row) == ("crosses below", None)
+        [new] = await reopened.recent_events(1)
+        assert (new.op, new.message().tone, new.previous) == ("crosses below", "fall", 60.0)
     finally:
         await reopened.close()
 

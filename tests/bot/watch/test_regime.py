@@ -149,9 +149,13 @@ async def test_regime_source_scores_from_the_store_and_its_rule_fires_once_at_fo
     fired = await engine.ingest(await source.fetch(clock()))
     assert [(f.rule_id, f.kind) for f in fired] == [("risk-on-regime", "firing")]
     [event] = [e for e in await store.recent_events(5) if e.rule_id == "risk-on-regime"]
-    # The alert carries the components behind the score.
-    assert "✅ ETH/BTC above its 50-day average — +1.50% vs its 50-day average" in event.text
-    assert "❔ Alt/BTC MACD histogram positive — no fresh value" in event.text
+    # The alert carries the components behind the score, as data.
+    components = {r.key: (r.verdict, r.note) for r in event.components}
+    assert components["eth_btc"] == ("yes", "+1.50% vs its 50-day average")
+    assert components["altbtc_macd"] == ("unknown", "no fresh value")
+    assert len(components) == 6
+    assert event.message().components == event.components
+    assert (event.op, event.message().direction) == (">=", "rise")
 
     # Holding at four or five sends nothing more.
     clock.advance(minutes=1)

@@ -167,7 +167,8 @@ def alert_message(**changes: Any) -> AlertMessage:
         "previous": 99_000.0,
         "source": "binance",
         "at": datetime(2026, 3, 2, 14, 25, tzinfo=UTC),
-        "text": "Bitcoin price crossed $100,000: now $101,250.",
+        "op": ">",
+        "direction": "rise",
     }
     fields.update(changes)
     return AlertMessage(**fields)

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.commands import EventInfo, MetricStatus, MuteInfo, RuleInfo, StatusReport
+from bot.model.alerts import FeedNotice
+from bot.model.regime import Reading
 from handlers.discord.layout import Reply, pack
 from handlers.discord.render import (
-    Direction,
-    age_text,
+    TONE_COLOURS,
     alert_embed,
-    change_text,
-    direction,
     history_text,
     mute_text,
     rules_text,
@@ -39,30 +39,78 @@ def metric_row(index: int, *, stale: bool = False) -> MetricStatus:
     )
 
 
-def test_direction_follows_the_previous_value_then_the_threshold() -> None:
-    assert direction(alert_message()) is Direction.UP
-    assert direction(alert_message(value=95_000.0, previous=99_000.0)) is Direction.DOWN
-    assert direction(alert_message(previous=None, value=95_000.0)) is Direction.DOWN
-    assert direction(alert_message(previous=None, threshold=None)) is Direction.FLAT
-    assert direction(alert_message(state="resolved")) is Direction.RESOLVED
-
-
-def test_change_reads_as_signed_amount_and_percent() -> None:
-    assert change_text(alert_message()) == "+$2,250 (+2.27%) from $99,000"
-    down = alert_message(metric="btc_dominance", value=58.8, previous=59.3)
-    assert change_text(down) == "−0.50% (−0.84%) from 59.30%"
-    assert change_text(alert_message(previous=None)) is None
+def test_colour_and_mark_follow_the_rules_direction() -> None:
+    rise = alert_embed(alert_message())
+    assert rise.title.startswith("📈 ")
+    assert rise.colour == TONE_COLOURS["rise"] == 0x2ECC71
+    # A rule that fires on a fall is red and marked so, even when the value ticked up last.
+    fall = alert_embed(
+        alert_message(op="crosses below", direction="fall", value=58.8, previous=58.5)
+    )
+    assert fall.title.startswith("📉 ")
+    assert fall.colour == TONE_COLOURS["fall"] == 0xE74C3C
 
 
 def test_resolved_alert_is_grey_and_says_so() -> None:
     embed = alert_embed(alert_message(state="resolved", value=98_000.0))
-    assert embed.title == "✅ Resolved: Custom alert: btc_usd > 100000"
-    assert embed.colour == Direction.RESOLVED.value
+    assert embed.title == "⚪ Resolved: Custom alert: btc_usd > 100000"
+    assert embed.colour == TONE_COLOURS["resolved"]
+
+
+def test_alert_states_its_value_once() -> None:
+    embed = alert_embed(alert_message())
+    shown = [embed.title, embed.description, *(f.value for f in embed.fields)]
+    assert sum(part.count("$101,250") for part in shown) == 1
+    assert {f.name: f.value for f in embed.fields}["Change"] == "+$2,250 (+2.3%) from $99,000"
+
+
+def test_a_dominance_change_reads_in_percentage_points() -> None:
+    embed = alert_embed(
+        alert_message(metric="btc_dominance", value=58.8, previous=59.3, threshold=59.0)
+    )
+    assert {f.name: f.value for f in embed.fields}["Change"] == "−0.50 pp from 59.30%"
 
 
 def test_alert_without_threshold_or_previous_has_no_such_fields() -> None:
-    embed = alert_embed(alert_message(metric="rut", threshold=None, previous=None, value=2500.5))
+    embed = alert_embed(
+        alert_message(metric="rut", op=None, threshold=None, previous=None, value=2500.5)
+    )
     assert [f.name for f in embed.fields] == ["Value", "Provider"]
+
+
+def test_regime_alert_lists_its_components() -> None:
+    readings = (
+        Reading("asi", "Altcoin Season Index above 50", "yes", "ASI 55"),
+        Reading("eth_btc", "ETH/BTC above its 50-day average", "no", "-1.20% vs its average"),
+    )
+    embed = alert_embed(
+        alert_message(metric="risk_on", value=4.0, threshold=4.0, previous=3.0, op=">=",
+                      components=readings)
+    )  # fmt: skip
+    assert embed.description.splitlines() == [
+        "✅ Altcoin Season Index above 50 — ASI 55",
+        "❌ ETH/BTC above its 50-day average — -1.20% vs its average",
+    ]
+    assert {f.name: f.value for f in embed.fields}["Condition"] == "at or above 4 of 6"
+
+
+def test_feed_notices_render_from_their_facts() -> None:
+    since = datetime(2026, 3, 2, 12, 55, tzinfo=UTC)
+    down = alert_message(
+        rule_id="source-down:yahoo", metric="feed", value=0.0, threshold=None, previous=None,
+        op=None, direction=None, source="radar", notice=FeedNotice("yahoo", since, "HTTP 503"),
+    )  # fmt: skip
+    embed = alert_embed(down)
+    assert embed.title == "⚠️ Feed yahoo is down"
+    assert embed.description == "Error: HTTP 503"
+    assert [(f.name, f.value) for f in embed.fields] == [
+        ("Failing since", "2026-03-02 12:55 UTC"),
+        ("For", "1h 30m"),
+    ]
+    assert embed.colour == TONE_COLOURS["down"]
+    back = alert_embed(replace(down, state="resolved", notice=FeedNotice("yahoo", since)))
+    assert back.title == "✅ Feed yahoo answers again"
+    assert back.colour == TONE_COLOURS["back"]
 
 
 def test_status_marks_stale_metrics() -> None:
@@ -91,16 +139,6 @@ def test_a_status_of_30_metrics_is_split_into_messages_discord_accepts() -> None
     assert "timestamp" in embeds[-1]
 
 
-def test_ages_are_compact() -> None:
-    assert [age_text(timedelta(seconds=s)) for s in (5, 300, 3600, 3900, 200_000)] == [
-        "5s",
-        "5m",
-        "1h",
-        "1h 5m",
-        "2d 7h",
-    ]
-
-
 def test_lists_render_as_markdown_lines() -> None:
     rules = (
         RuleInfo("altseason", "Altcoin season", "asi", "asi >= 75", False, "firing", True),
@@ -111,8 +149,14 @@ def test_lists_render_as_markdown_lines() -> None:
     assert "\n`c3` Custom (`btc_usd > 1`)" in text
     assert "No custom alerts" in rules_text((), custom_only=True)
 
-    event = EventInfo(7, "altseason", "firing", "asi", 76.0, 75.0, AT, "ASI hit 76")
-    assert f"🔔 <t:{int(AT.timestamp())}:f> `altseason` 76 — ASI hit 76" in history_text((event,))
+    event = EventInfo(
+        alert_message(event_id=7, rule_id="altseason", metric="asi", value=76.0, threshold=75.0,
+                      previous=70.0, op=">=", at=AT)
+    )  # fmt: skip
+    assert (
+        f"📈 <t:{int(AT.timestamp())}:f> `altseason` Altcoin Season Index **76** (at or above 75)"
+        in history_text((event,))
+    )
     assert mute_text(MuteInfo(AT)).startswith(
         f"🔕 Alerts here are muted until <t:{int(AT.timestamp())}"
     )

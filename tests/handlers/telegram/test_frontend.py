@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.commands import COMMANDS, Caller, CommandService, EventInfo
-from bot.model.alerts import AlertMessage
+from bot.model.alerts import AlertMessage, FeedNotice
 from bot.model.delivery import TransientDeliveryError
 from bot.model.destinations import Destination
 from bot.storage import Store
@@ -35,7 +35,8 @@ ALERT = AlertMessage(
     70.0,
     "coingecko",
     datetime(2026, 1, 5, 12, tzinfo=UTC),
-    "ASI reached 76",
+    ">=",
+    "rise",
 )
 
 
@@ -234,9 +235,15 @@ class LongHistory(CommandService):
     async def history(self, caller: Caller, count: str | None = None) -> tuple[EventInfo, ...]:
         at = datetime(2026, 1, 5, tzinfo=UTC)
         return tuple(
-            EventInfo(i, "altseason", "firing", "asi", 75.0 + i, 75.0, at, f"event {i} " + "x" * 80)
+            EventInfo(
+                AlertMessage(
+                    i, "source-down:yahoo", "Feed yahoo is down", "firing", "feed", 0.0, None,
+                    None, "radar", at, None, None,
+                    notice=FeedNotice("yahoo", at, f"event {i} " + "x" * 100),
+                )
+            )
             for i in range(40)
-        )
+        )  # fmt: skip
 
 
 async def test_a_6000_character_reply_arrives_as_two_messages(
@@ -254,7 +261,7 @@ async def test_a_6000_character_reply_arrives_as_two_messages(
     assert 6000 < total < 8192
     assert all(len(p.plain) <= 4096 for p in parts)
     events = [line for p in parts for line in p.plain.splitlines() if "event " in line]
-    assert [int(e.split()[1]) for e in events] == list(range(40))
+    assert [int(e.split("event ")[1].split()[0]) for e in events] == list(range(40))
 
 
 async def test_conflict_logs_one_line_and_keeps_going(

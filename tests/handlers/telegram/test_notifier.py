@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 from telegram.ext import ExtBot
 
-from bot.model.alerts import AlertMessage
+from bot.model.alerts import AlertMessage, FeedNotice
 from bot.model.delivery import DestinationMoved, PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination
 from handlers.telegram.notifier import TelegramNotifier
@@ -28,11 +29,11 @@ from tests.fakes.telegram_api import (
 from tests.handlers.telegram.virtual_time import VirtualTime
 
 
-def alert(event_id: int, text: str = "ASI reached 76") -> AlertMessage:
+def alert(event_id: int, description: str = "Altcoin season: ASI at or above 75") -> AlertMessage:
     return AlertMessage(
         event_id=event_id,
         rule_id="altseason",
-        rule_description="Altcoin season: ASI at or above 75",
+        rule_description=description,
         state="firing",
         metric="asi",
         value=76.0,
@@ -40,7 +41,8 @@ def alert(event_id: int, text: str = "ASI reached 76") -> AlertMessage:
         previous=70.0,
         source="coingecko",
         at=datetime(2026, 1, 5, 12, 30, tzinfo=UTC),
-        text=text,
+        op=">=",
+        direction="rise",
     )
 
 
@@ -97,17 +99,17 @@ async def deliver_in_order(
 def delivered_ids(fake: TelegramApiFake, chat: int) -> list[int]:
     """Return the event numbers that reached `chat`, in arrival order."""
     return [
-        int(line[1:])
+        int(line.removeprefix("📈 #"))
         for message in fake.messages(chat)
         for line in message.plain.splitlines()
-        if line.startswith("#")
+        if line.startswith("📈 #")
     ]
 
 
 async def test_an_alert_states_rule_value_threshold_change_source_and_time(
     wired: Wired, clock: VirtualTime
 ) -> None:
-    message = alert(1, text="ASI <b>76</b> & rising")
+    message = alert(1, description="ASI <b>76</b> & rising")
 
     await clock.run(wired.notifier.send(to(42, topic=9), message))
 
@@ -115,12 +117,10 @@ async def test_an_alert_states_rule_value_threshold_change_source_and_time(
     assert sent.thread_id == 9
     assert sent.parse_mode == "HTML"
     assert sent.plain.splitlines() == [
-        "🔴 Firing: Altcoin season: ASI at or above 75",
-        "ASI <b>76</b> & rising",
-        "Rule: altseason",
-        "Altcoin Season Index: 76 (threshold 75)",
-        "Change: +6 from 70 (+8.6%)",
-        "Source: coingecko · 2026-01-05 12:30 UTC",
+        "📈 ASI <b>76</b> & rising",
+        "Altcoin Season Index: 76 (at or above 75)",
+        "Change: +6 from 70",
+        "altseason · via coingecko · 2026-01-05 12:30 UTC",
     ]
 
 
@@ -244,8 +244,14 @@ async def test_a_notifier_not_yet_online_refuses_as_transient(wired: Wired) -> N
 
 
 async def test_a_long_alert_text_is_cut_to_one_message(wired: Wired, clock: VirtualTime) -> None:
-    await clock.run(wired.notifier.send(to(42), alert(1, text="&<>" * 3000)))
+    await clock.run(wired.notifier.send(to(42), alert(1, description="&<>" * 3000)))
+    notice = replace(
+        alert(2), notice=FeedNotice("yahoo", None, "&<>" * 3000), op=None, direction=None
+    )
+    await clock.run(wired.notifier.send(to(42), notice))
 
-    [sent] = wired.fake.messages(42)
-    assert len(sent.plain) < 4096
-    assert "&<>&<>" in sent.plain
+    sent = wired.fake.messages(42)
+    assert len(sent) == 2
+    for message in sent:
+        assert len(message.plain) < 4096
+        assert "&<>&<>" in message.plain

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.commands import MetricStatus, RuleInfo, StatusReport, SubscriptionChange
-from bot.model.alerts import AlertMessage
+from bot.commands import EventInfo, MetricStatus, RuleInfo, StatusReport, SubscriptionChange
+from bot.model.alerts import TONE_MARKS, AlertMessage, FeedNotice
+from bot.model.regime import Reading
+from handlers.discord.render import TONE_COLOURS, alert_embed
 from handlers.telegram.render import (
     escape,
-    format_age,
     render_alert,
     render_help,
+    render_history,
     render_rules,
     render_status,
     render_subscription,
@@ -71,11 +74,12 @@ def test_status_table_aligns_columns_and_marks_stale_values() -> None:
 
     table = re.search(r"<pre>(.*)</pre>", text, re.S)
     assert table is not None
-    rows = [line.split() for line in parse_html(table.group(1)).splitlines()]
+    # Columns are two spaces apart; an age such as "2h 10m" has one inside.
+    rows = [re.split(r" {2,}", line.strip()) for line in parse_html(table.group(1)).splitlines()]
     assert rows == [
         ["metric", "value", "age", "source"],
         ["asi", "61", "5m", "coingecko"],
-        ["btc_dominance*", "58.40%", "2h", "coingecko"],
+        ["btc_dominance*", "58.40%", "2h 10m", "coingecko"],
         ["rut*", "-", "-", "-"],
     ]
     widths = {len(line) for line in parse_html(table.group(1)).splitlines()[1:3]}
@@ -104,7 +108,7 @@ def alert(**changes: object) -> AlertMessage:
     base: dict[str, object] = {
         "event_id": 3,
         "rule_id": "btc-dominance-below-59",
-        "rule_description": "Bitcoin dominance below 59%",
+        "rule_description": "Bitcoin dominance falls below 59%",
         "state": "resolved",
         "metric": "btc_dominance",
         "value": 59.5,
@@ -112,7 +116,8 @@ def alert(**changes: object) -> AlertMessage:
         "previous": 60.25,
         "source": "coinpaprika",
         "at": datetime(2026, 1, 5, 9, 5),
-        "text": "",
+        "op": "crosses below",
+        "direction": "fall",
     }
     base.update(changes)
     return AlertMessage(**base)  # type: ignore[arg-type]
@@ -120,28 +125,134 @@ def alert(**changes: object) -> AlertMessage:
 
 def test_resolved_alert_with_a_fall_and_a_naive_time() -> None:
     assert parse_html(render_alert(alert())).splitlines() == [
-        "🟢 Resolved: Bitcoin dominance below 59%",
-        "Rule: btc-dominance-below-59",
-        "Bitcoin dominance: 59.50% (threshold 59.00%)",
-        "Change: -0.75% from 60.25% (-1.2%)",
-        "Source: coinpaprika · 2026-01-05 09:05 UTC",
+        "⚪ Resolved: Bitcoin dominance falls below 59%",
+        "Bitcoin dominance: 59.50% (crosses below 59.00%)",
+        "Change: −0.75 pp from 60.25%",
+        "btc-dominance-below-59 · via coinpaprika · 2026-01-05 09:05 UTC",
     ]
 
 
+def test_an_alert_states_its_value_exactly_once() -> None:
+    message = alert(
+        rule_id="asi-above-50",
+        rule_description="Altcoin Season Index rises above 50",
+        state="firing",
+        metric="asi",
+        value=57.0,
+        threshold=50.0,
+        previous=48.0,
+        op="crosses above",
+        direction="rise",
+    )
+    text = parse_html(render_alert(message))
+    assert text.count("57") == 1
+    assert "<b>57</b>" in render_alert(message)
+    assert "crosses above 50" in text
+    assert "Change: +9 from 48" in text
+
+
+@pytest.mark.parametrize(
+    ("op", "direction", "mark", "colour"),
+    [("crosses above", "rise", "📈", 0x2ECC71), (">=", "rise", "📈", 0x2ECC71),
+     ("crosses below", "fall", "📉", 0xE74C3C), ("<=", "fall", "📉", 0xE74C3C)],
+)  # fmt: skip
+def test_firing_marks_and_discord_colours_follow_the_rules_direction(
+    op: str, direction: str, mark: str, colour: int
+) -> None:
+    # The value moved against the rule's direction last: the rule decides, not the tick.
+    message = alert(state="firing", op=op, direction=direction, value=58.9, previous=58.8)
+    assert render_alert(message).startswith(f"{mark} <b>")
+    embed = alert_embed(message)
+    assert embed.title.startswith(f"{mark} ")
+    assert embed.colour == colour
+    assert TONE_MARKS[message.tone] == mark and TONE_COLOURS[message.tone] == colour
+
+
+def test_resolved_alerts_agree_on_both_front_ends() -> None:
+    message = alert()
+    assert render_alert(message).startswith("⚪ <b>Resolved: ")
+    assert alert_embed(message).title.startswith("⚪ Resolved: ")
+    assert alert_embed(message).colour == TONE_COLOURS["resolved"]
+
+
 def test_alert_without_threshold_or_previous_value() -> None:
-    lines = parse_html(render_alert(alert(threshold=None, previous=None))).splitlines()
+    lines = parse_html(render_alert(alert(op=None, threshold=None, previous=None))).splitlines()
 
     assert "Bitcoin dominance: 59.50%" in lines
     assert not any(line.startswith("Change") for line in lines)
 
 
-@pytest.mark.parametrize(
-    ("age", "shown"),
-    [(None, "-"), (timedelta(seconds=-3), "0s"), (timedelta(seconds=59), "59s"),
-     (timedelta(minutes=61), "1h"), (timedelta(days=3, hours=5), "3d")],
-)  # fmt: skip
-def test_ages_show_their_largest_unit(age: timedelta | None, shown: str) -> None:
-    assert format_age(age) == shown
+def test_a_regime_alert_lists_its_components_escaped() -> None:
+    readings = (
+        Reading("asi", "Altcoin Season Index above 50", "yes", "ASI <55>"),
+        Reading("liquidity", "Net liquidity rising (4 weeks)", "unknown", "no fresh value"),
+    )
+    message = alert(
+        rule_id="risk-on-regime",
+        rule_description="Risk-on regime: at least 4 of the 6 rotation signals agree",
+        state="firing",
+        metric="risk_on",
+        value=4.0,
+        threshold=4.0,
+        previous=3.0,
+        op=">=",
+        direction="rise",
+        components=readings,
+    )
+    html = render_alert(message)
+    assert "ASI &lt;55&gt;" in html
+    assert parse_html(html).splitlines()[1:5] == [
+        "Risk-on regime score: 4 of 6 (at or above 4 of 6)",
+        "Change: +1 from 3 of 6",
+        "✅ Altcoin Season Index above 50 — ASI <55>",
+        "❔ Net liquidity rising (4 weeks) — no fresh value",
+    ]
+
+
+def test_feed_notices_word_their_facts_escaped() -> None:
+    since = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    down = alert(
+        rule_id="source-down:yahoo",
+        rule_description="Feed yahoo is down",
+        state="firing",
+        metric="feed",
+        value=0.0,
+        threshold=None,
+        previous=None,
+        source="radar",
+        op=None,
+        direction=None,
+        at=datetime(2026, 1, 5, 9, 5, tzinfo=UTC),
+        notice=FeedNotice("yahoo", since, "HTTP 503 <html>"),
+    )
+    assert parse_html(render_alert(down)).splitlines() == [
+        "⚠️ Feed yahoo is down",
+        "Failing since 2026-01-05 08:00 UTC (1h 5m)",
+        "Error: HTTP 503 <html>",
+        "source-down:yahoo · 2026-01-05 09:05 UTC",
+    ]
+    assert "&lt;html&gt;" in render_alert(down)
+    back = replace(down, state="resolved", notice=FeedNotice("yahoo", since))
+    assert parse_html(render_alert(back)).splitlines() == [
+        "✅ Feed yahoo answers again",
+        "Down for 1h 5m, since 2026-01-05 08:00 UTC",
+        "source-down:yahoo · 2026-01-05 09:05 UTC",
+    ]
+
+
+def test_history_words_each_alert_from_its_data() -> None:
+    notice = FeedNotice("yahoo", None, "<timeout>")
+    events = (
+        EventInfo(alert()),
+        EventInfo(alert(event_id=4, rule_id="source-down:yahoo", state="firing", op=None,
+                        direction=None, metric="feed", notice=notice)),
+    )  # fmt: skip
+    assert parse_html(render_history(events)).splitlines() == [
+        "Recent alerts",
+        "2026-01-05 09:05 UTC · ⚪ btc-dominance-below-59 · resolved · Bitcoin dominance: "
+        "59.50% (crosses below 59.00%)",
+        "2026-01-05 09:05 UTC · ⚠️ source-down:yahoo · Feed yahoo is down: <timeout>",
+    ]
 
 
 def test_short_text_is_one_part() -> None:
