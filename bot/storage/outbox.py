@@ -108,8 +108,12 @@ class OutboxStore(Database):
     async def due_destinations(
         self, now: datetime, limit: int, schemes: Sequence[str]
     ) -> list[int]:
-        """Return destinations of `schemes` whose oldest pending row is due and unclaimed."""
-        query = _due_heads(now, schemes).with_only_columns(outbox.c.destination_id).limit(limit)
+        """Return destinations of `schemes` whose oldest pending row is due, claimed or not."""
+        query = (
+            _due_heads(now, schemes, claimed_too=True)
+            .with_only_columns(outbox.c.destination_id)
+            .limit(limit)
+        )
         async with self._connect() as conn:
             return [int(row.destination_id) for row in await conn.execute(query)]
 
@@ -241,8 +245,8 @@ def _unclaimed(now: datetime) -> Any:
     return or_(outbox.c.claim_until.is_(None), outbox.c.claim_until <= now)
 
 
-def _due_heads(now: datetime, schemes: Sequence[str]) -> Select[Any]:
-    """Return the oldest pending row of each destination of `schemes`, if due and unclaimed."""
+def _due_heads(now: datetime, schemes: Sequence[str], *, claimed_too: bool = False) -> Select[Any]:
+    """Return the oldest pending row of each destination of `schemes`, if due (and unclaimed)."""
     prefixes = [
         destinations.c.address == "console"
         if scheme == "console"
@@ -267,7 +271,7 @@ def _due_heads(now: datetime, schemes: Sequence[str]) -> Select[Any]:
         .where(
             outbox.c.next_attempt_at <= now,
             destinations.c.active == true(),
-            _unclaimed(now),
+            true() if claimed_too else _unclaimed(now),
             or_(*prefixes) if prefixes else false(),
         )
         .order_by(outbox.c.id)

@@ -149,10 +149,17 @@ def _old_tables() -> dict[str, TableClause]:
             column("id", Integer()), column("destination_id", Integer()),
             column("event_id", Integer()), column("sent_at", UTCDateTime()),
         ),
+        "outbox": table(
+            "outbox",
+            column("id", Integer()), column("event_id", Integer()),
+            column("destination_id", Integer()), column("status", String()),
+            column("attempts", Integer()), column("next_attempt_at", UTCDateTime()),
+            column("created_at", UTCDateTime()),
+        ),
     }  # fmt: skip
 
 
-async def test_a_database_holding_old_events_keeps_them_through_0003(
+async def test_a_database_holding_old_events_keeps_them_through_0004(
     store_url: str, clock: FakeClock
 ) -> None:
     first = await Store.open(store_url)
@@ -197,11 +204,18 @@ async def test_a_database_holding_old_events_keeps_them_through_0003(
                     for i in (1, 2, 3, 4)
                 ],
             )
+            # A delivery still waiting when the upgrade runs must still be waiting after it.
+            await conn.execute(
+                insert(old["outbox"]),
+                [{"event_id": 4, "destination_id": 1, "status": "pending", "attempts": 0,
+                  "next_attempt_at": at, "created_at": at}],
+            )  # fmt: skip
     finally:
         await first.close()
 
     reopened = await Store.open(store_url)
     try:
+        assert await reopened.pending_count() == 1
         history = await reopened.delivered_events("telegram:1", 10)
         assert [(e.id, e.rule_id, e.op) for e in history] == [
             (4, "gone-rule", None),

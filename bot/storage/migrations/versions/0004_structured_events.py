@@ -6,8 +6,8 @@ reads it any more. Old events get their rule's operator back where it is known: 
 from the catalogue as it stood at this revision, custom rules from their row, and operator
 notices their feed's name.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -44,6 +44,8 @@ _BUILTIN_OPS = {
     "risk-on-regime": ">=",
 }
 _NOTICE_PREFIX = "source-down:"
+# Tables with a foreign key to events (ON DELETE CASCADE).
+_REFERRING = ("deliveries", "outbox")
 
 _events = sa.table(
     "events",
@@ -69,15 +71,17 @@ def _make_text_nullable() -> None:
         return
     # SQLite changes a column only by copying the table. Dropping the old copy deletes its rows
     # first, and with foreign keys on (they cannot be switched off inside this transaction) that
-    # cascades to `deliveries`: keep those aside and put them back once `events` is whole again.
-    op.execute("CREATE TEMP TABLE _deliveries_0003 AS SELECT * FROM deliveries")
+    # cascades to every table that refers to events: the delivery log and the outbox, pending
+    # deliveries included. Keep both aside and put them back once `events` is whole again.
+    for name in _REFERRING:
+        op.execute(f"CREATE TEMP TABLE _{name}_0004 AS SELECT * FROM {name}")
     with op.batch_alter_table("events", recreate="always") as batch:
         batch.alter_column("text", existing_type=sa.Text, nullable=True)
-    op.execute(
-        "INSERT INTO deliveries SELECT * FROM _deliveries_0003 "
-        "WHERE id NOT IN (SELECT id FROM deliveries)"
-    )
-    op.execute("DROP TABLE _deliveries_0003")
+    for name in _REFERRING:
+        op.execute(
+            f"INSERT INTO {name} SELECT * FROM _{name}_0004 WHERE id NOT IN (SELECT id FROM {name})"
+        )
+        op.execute(f"DROP TABLE _{name}_0004")
 
 
 def _backfill() -> None:
