@@ -21,13 +21,12 @@ from bot.commands.reports import (
 from bot.model.alerts import StoredEvent
 from bot.model.destinations import Destination
 from bot.model.evaluation import RuleState
-from bot.model.metrics import LatestValue
+from bot.model.metrics import METRICS, LatestValue, metric_info
 from bot.model.regime import METRIC as REGIME_METRIC
 from bot.model.regime import from_detail
 from bot.model.rules import ALL_BUILTINS, Rule, RuleSyntaxError, parse_rule
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
-from signals.metrics import METRICS, metric_info
 
 _DURATION = re.compile(r"^(\d{1,6})\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)?$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}

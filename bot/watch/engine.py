@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 
 from bot.model.alerts import AlertState, NewEvent
 from bot.model.evaluation import RuleState, evaluate, seed_high
+from bot.model.metrics import CATALOGUE, FEED_NOTICES, metric_info, register_pushed
 from bot.model.rules import Rule, RuleDefaults, RuleSpec, builtin_rules
 from bot.model.wording import alert_text
 from bot.storage import Store
-from signals.metrics import metric_info
 from signals.types import FetchResult, Sample
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,15 @@ class AlertEngine:
     async def reload(self) -> None:
         """Re-read the custom rules from the store."""
         rows = await self._store.custom_rule_rows()
+        orphans = sorted({spec.metric for _, _, spec in rows if spec.metric not in CATALOGUE})
+        if orphans:
+            # A chat's alert on a pushed-in metric since dropped from INGEST_METRICS: keep it,
+            # listed and removable, with a neutral entry; it fires again once the id is pushed.
+            log.warning(
+                "custom alerts watch %s, which INGEST_METRICS no longer lists; they stay idle",
+                ", ".join(orphans),
+            )
+            register_pushed(orphans)
         self._custom = tuple(
             custom_rule(rule_id, owner, spec, self._defaults) for rule_id, owner, spec in rows
         )
@@ -99,7 +108,7 @@ class AlertEngine:
         self, key: str, kind: AlertState, description: str, text: str, addresses: Sequence[str]
     ) -> None:
         """Record an operator event (a feed down or back) and queue it for `addresses`."""
-        rule = Rule(key, "feed", ">", None, description, send_resolved=True)
+        rule = Rule(key, FEED_NOTICES, ">", None, description, send_resolved=True)
         now = self._clock()
         notice = NewEvent(rule, kind, 0.0, None, "radar", now, text)
         async with self._store.unit() as unit:
