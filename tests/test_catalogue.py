@@ -29,7 +29,9 @@ def test_rules_regime_and_reads_name_only_catalogued_metrics() -> None:
 def test_every_catalogued_metric_is_in_the_readme_table() -> None:
     readme = (ROOT / "README.md").read_text()
     table = readme.split("## What it watches", 1)[1].split("\n\n", 2)[1]
-    listed = set(re.findall(r"`([a-z0-9_]+)`", "\n".join(r.split("|")[1] for r in table.splitlines())))
+    listed = set(
+        re.findall(r"`([a-z0-9_]+)`", "\n".join(r.split("|")[1] for r in table.splitlines()))
+    )
     assert set(METRICS) <= listed, set(METRICS) - listed
 
 
