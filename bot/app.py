@@ -20,6 +20,8 @@ from bot.commands.service import CommandService
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.notifiers import ConsoleNotifier, WebhookNotifier
 from bot.model.alerts import FeedNotice
+from bot.model.checks import prepare_catalogue
+from bot.model.metrics import CATALOGUE
 from bot.model.rules import ALL_BUILTINS, RuleDefaults
 from bot.settings import FRONT_END_SETTINGS, Settings
 from bot.storage import Store
@@ -118,8 +120,8 @@ def load_frontends(settings: Settings, service: CommandService) -> list[FrontEnd
     return frontends
 
 
-# The dominance source asks CoinGecko's /global, so COINGECKO_POLL_SECONDS paces it too.
-POLL_KEYS = {"global": "coingecko"}
+# Whose <SOURCE>_POLL_SECONDS paces a source, when not its own (as each source declares).
+POLL_KEYS = {spec.name: spec.poll_key for spec in CATALOGUE.sources if spec.poll_key}
 
 
 def default_sources(
@@ -166,7 +168,10 @@ async def build_service(
     clock: WallClock = utcnow,
     sources: SourceFactory = default_sources,
 ) -> Service:
-    """Open the store and build every part, started nothing yet."""
+    """Check the catalogue, open the store and build every part, started nothing yet."""
+    # Pushed-in metrics join the catalogue; an id a rule or derived metric names but nobody
+    # declares stops the start here (CatalogueError), before anything opens.
+    prepare_catalogue(settings.ingest_metrics)
     store = await Store.open(settings.async_database_url, pool_size=settings.dispatch_workers + 4)
     session = aiohttp.ClientSession()
     dispatcher = Dispatcher(

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 import aiohttp
 
 from bot.app import close_sources, configure_logging, default_sources, rule_defaults, run
+from bot.model.checks import prepare_catalogue
 from bot.model.destinations import BadDestination, Destination
-from bot.model.metrics import LatestValue
+from bot.model.metrics import CATALOGUE, CatalogueError, LatestValue, metric_info
 from bot.model.regime import METRIC as REGIME_METRIC
 from bot.model.regime import SOURCE as REGIME_SOURCE
 from bot.model.regime import VERDICT_MARKS, Regime, assess
@@ -21,7 +22,6 @@ from bot.model.rules import ALL_BUILTINS, builtin_rules
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import Store, StoreUnavailable
 from bot.watch.regime import RegimeSource, dominance_reference
-from signals.metrics import metric_info
 from signals.types import FetchResult, SourceError
 from timing import utcnow
 
@@ -69,6 +69,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except SettingsError as exc:
         # Settings checked against a library's catalogue (ccxt exchange ids) fail here.
+        print(f"risk-on-radar: {exc}", file=sys.stderr)
+        return 2
+    except CatalogueError as exc:
         print(f"risk-on-radar: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -125,13 +128,16 @@ async def _regime(store: Store, results: Sequence[FetchResult | BaseException]) 
 
 
 async def _status(settings: Settings, *, as_json: bool) -> int:
+    prepare_catalogue(settings.ingest_metrics)
     store = await Store.open(settings.async_database_url)
     try:
         async with aiohttp.ClientSession() as session:
             everything = default_sources(settings, session, store)
             sources = [s for s in everything if not isinstance(s, RegimeSource)]
-            # The long/short source ranks alts by the markets call: it goes once that answered.
-            later = [s for s in sources if s.name == "futures"]
+            # A source that needs another's input (the long/short source ranks alts by the
+            # markets call) goes once those answered.
+            needing = {spec.name for spec in CATALOGUE.sources if spec.needs}
+            later = [s for s in sources if s.name in needing]
             first = [s for s in sources if s not in later]
             try:
                 results = await asyncio.gather(

@@ -25,11 +25,12 @@ import pandas as pd
 from signals.asi import BITCOIN, closes_frame
 from signals.indicators import MACD_SIGNAL, MACD_SLOW, RSI_PERIOD, macd, rsi
 from signals.market import MarketCoin
+from signals.specs.coingecko import MarketsMetric
 from signals.types import Sample, Stale
 
 BASE_LEVEL = 100.0
-MACD_METRIC = "altbtc_macd"
-RSI_METRIC = "altbtc_rsi"
+MACD_METRIC = MarketsMetric.ALTBTC_MACD
+RSI_METRIC = MarketsMetric.ALTBTC_RSI
 # Index days before each reading's first value: the MACD signal line, and RSI's first change.
 MACD_DAYS = MACD_SLOW + MACD_SIGNAL - 1
 RSI_DAYS = RSI_PERIOD + 1

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from signals.market import MarketCoin
+from signals.specs.coingecko import MarketsMetric
 from signals.types import Sample, Stale
 
 BITCOIN = "bitcoin"
@@ -167,10 +168,10 @@ def publish(
     """
     btc = reading.bitcoin_change
     if btc is None:
-        return Stale("asi", "bitcoin has no close from 90 days ago yet")
+        return Stale(MarketsMetric.ASI, "bitcoin has no close from 90 days ago yet")
     if reading.counted < reading.min_history:
         return Stale(
-            "asi",
+            MarketsMetric.ASI,
             f"only {reading.counted} of {len(reading.universe)} coins have 90 days of history "
             f"({reading.min_history} needed)",
         )
@@ -182,7 +183,7 @@ def publish(
     detail += [
         (symbols.get(coin, coin).upper(), f"{change:+.2%}") for coin, change in reading.winners
     ]
-    return Sample("asi", reading.share, at, source, tuple(detail))
+    return Sample(MarketsMetric.ASI, reading.share, at, source, tuple(detail))
 
 
 def altcoin_season(

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from signals.market import MarketTotals
 from signals.sources.coingecko import CoinGeckoClient
 from signals.sources.coinpaprika import ETHEREUM, CoinPaprikaClient
+from signals.specs.global_market import GlobalMetric
 from signals.types import (
     BadPayload,
     FetchResult,
@@ -45,13 +46,15 @@ def dominance_result(totals: MarketTotals, no_eth_reason: str | None = None) -> 
         )
     total = totals.total_usd
     samples = [
-        Sample("btc_dominance", btc, totals.at, totals.provider),
-        Sample("total2", total * (1 - btc / 100), totals.at, totals.provider),
+        Sample(GlobalMetric.BTC_DOMINANCE, btc, totals.at, totals.provider),
+        Sample(GlobalMetric.TOTAL2, total * (1 - btc / 100), totals.at, totals.provider),
     ]
     if eth is None:
         reason = no_eth_reason or f"{totals.provider} gave no Ether share"
-        return FetchResult(samples=tuple(samples), stale=(Stale("total3", reason),))
-    samples.append(Sample("total3", total * (1 - (btc + eth) / 100), totals.at, totals.provider))
+        return FetchResult(samples=tuple(samples), stale=(Stale(GlobalMetric.TOTAL3, reason),))
+    samples.append(
+        Sample(GlobalMetric.TOTAL3, total * (1 - (btc + eth) / 100), totals.at, totals.provider)
+    )
     return FetchResult(samples=tuple(samples))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from signals.specs.fred import FredMetric
+
 # WALCL and WTREGEN are published in millions of USD, RRPONTSYD in billions.
 _MILLIONS_PER_BILLION = 1000.0
 FOUR_WEEKS = pd.Timedelta(days=28)
@@ -26,7 +28,7 @@ def net_liquidity(walcl: pd.Series, wtregen: pd.Series, rrp: pd.Series) -> pd.Se
     ).sort_index()
     filled = frame.ffill().dropna()
     result = filled["walcl"] - filled["wtregen"] - filled["rrp"]
-    result.name = "net_liquidity"
+    result.name = str(FredMetric.NET_LIQUIDITY)
     return result
 
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from signals.market import MarketCoin
+from signals.specs.coingecko import MarketsMetric
 from signals.types import Sample, Stale
 
-METRIC = "alt_volume_ratio"
+METRIC = MarketsMetric.ALT_VOLUME_RATIO
 SERIES = "alt_volume_usd"
 DAYS = 30
 LOOKBACK_DAYS = 40

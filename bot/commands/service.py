@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -22,14 +23,15 @@ from bot.model.alerts import StoredEvent
 from bot.model.destinations import Destination
 from bot.model.evaluation import RuleState
 from bot.model.formatting import format_age
-from bot.model.metrics import LatestValue
+from bot.model.metrics import CATALOGUE, METRICS, LatestValue, metric_info, register_pushed
 from bot.model.regime import METRIC as REGIME_METRIC
 from bot.model.regime import from_detail
 from bot.model.rules import ALL_BUILTINS, Rule, RuleSyntaxError, parse_rule
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
-from signals.metrics import METRICS, metric_info
 from timing import WallClock
+
+log = logging.getLogger(__name__)
 
 _DURATION = re.compile(r"^(\d{1,6})\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)?$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -197,6 +199,11 @@ class CommandService:
                 raise CommandError(f"usage: /history [n], n from 1 to {_MAX_HISTORY}")
             n = int(text)
         found = await self._store.delivered_events(caller.destination.address, n)
+        retired = sorted({e.metric for e in found if e.metric not in CATALOGUE})
+        if retired:
+            # Alerts on a pushed-in metric since dropped from INGEST_METRICS still show.
+            log.warning("history shows %s, no longer catalogued", ", ".join(retired))
+            register_pushed(retired)
         return tuple(_event_info(e) for e in found)
 
     # --- changing ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from bot.model.metrics import FEED_NOTICES
 from bot.model.regime import Reading, Verdict, component_label
 from bot.model.rules import ALL_OPS, Op, Rule, op_rises
 
@@ -28,7 +29,7 @@ TONE_MARKS: dict[Tone, str] = {
 }
 # The rule id and metric of operator notices about a feed.
 NOTICE_PREFIX = "source-down:"
-NOTICE_METRIC = "feed"
+NOTICE_METRIC = FEED_NOTICES
 
 
 def direction_of(op: Op | None) -> Direction | None:

@@ -5,9 +5,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from signals.metrics import METRICS, MetricInfo, metric_info
+from signals.metrics import (
+    CATALOGUE,
+    METRICS,
+    CatalogueError,
+    MetricInfo,
+    UnknownMetric,
+    metric_info,
+    register_pushed,
+)
 
-__all__ = ["METRICS", "LatestValue", "MetricInfo", "metric_info"]
+__all__ = [
+    "CATALOGUE",
+    "FEED_NOTICES",
+    "METRICS",
+    "CatalogueError",
+    "LatestValue",
+    "MetricInfo",
+    "UnknownMetric",
+    "metric_info",
+    "register_pushed",
+]
+
+# Operator notices (a feed down, a feed back) are events on this id; no source publishes it.
+FEED_NOTICES = "feed"
+register_pushed([FEED_NOTICES])
 
 
 @dataclass(frozen=True, slots=True)

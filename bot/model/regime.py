@@ -13,10 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.model.metrics import LatestValue
-from signals.metrics import metric_info
+from bot.model.metrics import LatestValue, metric_info
+from signals.specs.coingecko import MarketsMetric
+from signals.specs.exchange import ExchangeMetric
+from signals.specs.fred import FredMetric
+from signals.specs.global_market import GlobalMetric
+from signals.specs.regime import RegimeMetric
+from signals.specs.yahoo import YahooMetric
 
-METRIC = "risk_on"
+METRIC = RegimeMetric.RISK_ON
 SOURCE = "radar"
 NEW_HIGH_SESSIONS = 5
 ASI_LINE = 50.0
@@ -34,20 +39,39 @@ VERDICT_MARKS: dict[Verdict, str] = {"yes": "✅", "no": "❌", "unknown": "❔"
 
 @dataclass(frozen=True, slots=True)
 class Component:
-    """One signal of the regime, and what it needs to agree."""
+    """One signal of the regime, the metric it reads, and what it needs to agree."""
 
     key: str
+    metric: str
     label: str
 
 
-COMPONENTS: tuple[Component, ...] = (
-    Component("rut_high", f"Russell 2000 at a new high within {NEW_HIGH_SESSIONS} sessions"),
-    Component("asi", "Altcoin Season Index above 50"),
-    Component("dominance", "Bitcoin dominance below 59% and falling"),
-    Component("eth_btc", "ETH/BTC above its 50-day average"),
-    Component("altbtc_macd", "Alt/BTC MACD histogram positive"),
-    Component("liquidity", "Net liquidity rising (4 weeks)"),
+_RUT_HIGH = Component(
+    "rut_high",
+    YahooMetric.RUT_SESSIONS_SINCE_HIGH,
+    f"Russell 2000 at a new high within {NEW_HIGH_SESSIONS} sessions",
 )
+_ASI = Component("asi", MarketsMetric.ASI, "Altcoin Season Index above 50")
+_DOMINANCE = Component(
+    "dominance", GlobalMetric.BTC_DOMINANCE, "Bitcoin dominance below 59% and falling"
+)
+_ETH_BTC = Component("eth_btc", ExchangeMetric.ETH_BTC_VS_SMA50, "ETH/BTC above its 50-day average")
+_ALTBTC_MACD = Component(
+    "altbtc_macd", MarketsMetric.ALTBTC_MACD, "Alt/BTC MACD histogram positive"
+)
+_LIQUIDITY = Component("liquidity", FredMetric.NET_LIQUIDITY_4W, "Net liquidity rising (4 weeks)")
+COMPONENTS: tuple[Component, ...] = (
+    _RUT_HIGH,
+    _ASI,
+    _DOMINANCE,
+    _ETH_BTC,
+    _ALTBTC_MACD,
+    _LIQUIDITY,
+)
+# The metrics the score reads; the catalogue's `risk_on` entry declares the same (checked at start).
+READS: tuple[str, ...] = tuple(c.metric for c in COMPONENTS)
+# Dominance "falling" compares with its value a week earlier, read from the store.
+DOMINANCE = _DOMINANCE.metric
 _LABELS = {c.key: c.label for c in COMPONENTS}
 
 
@@ -110,25 +134,28 @@ def assess(
 
     readings = (
         _reading(
-            "rut_high",
-            fresh("rut_sessions_since_high"),
+            _RUT_HIGH.key,
+            fresh(_RUT_HIGH.metric),
             lambda v: v < NEW_HIGH_SESSIONS,
             _since_high,
         ),
-        _reading("asi", fresh("asi"), lambda v: v > ASI_LINE, lambda v: f"ASI {v:.0f}"),
-        _dominance(fresh("btc_dominance"), dominance_before, now),
+        _reading(_ASI.key, fresh(_ASI.metric), lambda v: v > ASI_LINE, lambda v: f"ASI {v:.0f}"),
+        _dominance(fresh(_DOMINANCE.metric), dominance_before, now),
         _reading(
-            "eth_btc",
-            fresh("eth_btc_vs_sma50"),
+            _ETH_BTC.key,
+            fresh(_ETH_BTC.metric),
             lambda v: v > 0,
             lambda v: f"{v:+.2f}% vs its 50-day average",
         ),
         _reading(
-            "altbtc_macd", fresh("altbtc_macd"), lambda v: v > 0, lambda v: f"histogram {v:+.5f}"
+            _ALTBTC_MACD.key,
+            fresh(_ALTBTC_MACD.metric),
+            lambda v: v > 0,
+            lambda v: f"histogram {v:+.5f}",
         ),
         _reading(
-            "liquidity",
-            fresh("net_liquidity_4w"),
+            _LIQUIDITY.key,
+            fresh(_LIQUIDITY.metric),
             lambda v: v > 0,
             lambda v: f"{v:+,.1f} bn over 4 weeks",
         ),
@@ -139,7 +166,7 @@ def assess(
 def _dominance(
     now_value: float | None, before: tuple[datetime, float] | None, now: datetime
 ) -> Reading:
-    key = "dominance"
+    key = _DOMINANCE.key
     if now_value is None:
         return Reading(key, _LABELS[key], "unknown", "no fresh value")
     if now_value >= DOMINANCE_LINE:

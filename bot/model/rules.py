@@ -9,6 +9,14 @@ from datetime import timedelta
 from typing import Literal
 
 from signals.metrics import METRICS, metric_info
+from signals.specs.coingecko import MarketsMetric
+from signals.specs.exchange import ExchangeMetric
+from signals.specs.farside import FarsideMetric
+from signals.specs.fred import FredMetric
+from signals.specs.futures import FuturesMetric
+from signals.specs.global_market import GlobalMetric
+from signals.specs.regime import RegimeMetric
+from signals.specs.yahoo import YahooMetric
 
 # A chat subscribed to every built-in rule holds this one subscription instead of one per rule.
 ALL_BUILTINS = "*"
@@ -82,73 +90,93 @@ def _rule(rule_id: str, metric: str, op: Op, threshold: float | None, text: str)
 
 
 BUILTIN_RULES: tuple[Rule, ...] = (
-    _rule("asi-above-50", "asi", "crosses above", 50, "Altcoin Season Index rises above 50"),
-    _rule("altseason", "asi", ">=", 75, "Altcoin season: the index reaches 75"),
-    _rule("bitcoin-season", "asi", "<=", 25, "Bitcoin season: the index falls to 25"),
+    _rule(
+        "asi-above-50",
+        MarketsMetric.ASI,
+        "crosses above",
+        50,
+        "Altcoin Season Index rises above 50",
+    ),
+    _rule("altseason", MarketsMetric.ASI, ">=", 75, "Altcoin season: the index reaches 75"),
+    _rule("bitcoin-season", MarketsMetric.ASI, "<=", 25, "Bitcoin season: the index falls to 25"),
     _rule(
         "btc-dominance-below-59",
-        "btc_dominance",
+        GlobalMetric.BTC_DOMINANCE,
         "crosses below",
         59,
         "Bitcoin dominance falls below 59%",
     ),
-    _rule("rut-new-high", "rut", "new high", None, "Russell 2000 closes at a new all-time high"),
+    _rule(
+        "rut-new-high",
+        YahooMetric.RUT,
+        "new high",
+        None,
+        "Russell 2000 closes at a new all-time high",
+    ),
     _rule(
         "rut-beats-spx-9",
-        "rut_spx_streak",
+        YahooMetric.RUT_SPX_STREAK,
         ">=",
         9,
         "Russell 2000 beats the S&P 500 nine sessions running",
     ),
     _rule(
         "eth-btc-rising",
-        "eth_btc_vs_sma50",
+        ExchangeMetric.ETH_BTC_VS_SMA50,
         "crosses above",
         0,
         "ETH/BTC closes above its 50-day average after being below it",
     ),
-    _rule("btc-100k", "btc_usd", "crosses above", 100_000, "Bitcoin rises above $100,000"),
-    _rule("eth-5200", "eth_usd", "crosses above", 5_200, "Ether rises above $5,200"),
-    _rule("sol-280", "sol_usd", "crosses above", 280, "Solana rises above $280"),
+    _rule(
+        "btc-100k", ExchangeMetric.BTC_USD, "crosses above", 100_000, "Bitcoin rises above $100,000"
+    ),
+    _rule("eth-5200", ExchangeMetric.ETH_USD, "crosses above", 5_200, "Ether rises above $5,200"),
+    _rule("sol-280", ExchangeMetric.SOL_USD, "crosses above", 280, "Solana rises above $280"),
     _rule(
         "alt-longs-dominate",
-        "alt_long_short",
+        FuturesMetric.ALT_LONG_SHORT,
         "crosses above",
         1,
         "Longs outnumber shorts on the top altcoin perpetuals (median ratio above 1)",
     ),
     _rule(
         "alt-volume-surge",
-        "alt_volume_ratio",
+        MarketsMetric.ALT_VOLUME_RATIO,
         ">=",
         1.5,
         "Altcoin volume reaches 1.5x its 30-day mean",
     ),
     _rule(
         "altbtc-macd-bullish",
-        "altbtc_macd",
+        MarketsMetric.ALTBTC_MACD,
         "crosses above",
         0,
         "Alt/BTC index: daily MACD histogram turns positive",
     ),
-    _rule("altbtc-rsi-oversold", "altbtc_rsi", "<", 30, "Alt/BTC index: RSI(14) falls below 30"),
+    _rule(
+        "altbtc-rsi-oversold",
+        MarketsMetric.ALTBTC_RSI,
+        "<",
+        30,
+        "Alt/BTC index: RSI(14) falls below 30",
+    ),
     _rule(
         "liquidity-rising",
-        "net_liquidity_4w",
+        FredMetric.NET_LIQUIDITY_4W,
         ">",
         0,
         "Net liquidity (Fed balance sheet - TGA - reverse repo) is up over four weeks",
     ),
     _rule(
         "etf-inflow-streak",
-        "btc_etf_streak",
+        FarsideMetric.BTC_ETF_STREAK,
         ">=",
         3,
         "US spot Bitcoin ETFs take in money three trading days running",
     ),
     _rule(
         "risk-on-regime",
-        "risk_on",
+        RegimeMetric.RISK_ON,
         ">=",
         4,
         "Risk-on regime: at least 4 of the 6 rotation signals agree",

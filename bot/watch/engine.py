@@ -7,13 +7,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.model.alerts import NOTICE_METRIC, NOTICE_PREFIX, AlertState, FeedNotice, NewEvent
+from bot.model.alerts import NOTICE_PREFIX, AlertState, FeedNotice, NewEvent
 from bot.model.evaluation import RuleState, evaluate, seed_high
+from bot.model.metrics import CATALOGUE, FEED_NOTICES, metric_info, register_pushed
 from bot.model.regime import METRIC as REGIME_METRIC
 from bot.model.regime import from_detail
 from bot.model.rules import Rule, RuleDefaults, RuleSpec, builtin_rules
 from bot.storage import Store
-from signals.metrics import metric_info
 from signals.types import FetchResult, Sample
 from timing import WallClock
 
@@ -91,6 +91,15 @@ class AlertEngine:
     async def reload(self) -> None:
         """Re-read the custom rules from the store."""
         rows = await self._store.custom_rule_rows()
+        orphans = sorted({spec.metric for _, _, spec in rows if spec.metric not in CATALOGUE})
+        if orphans:
+            # A chat's alert on a pushed-in metric since dropped from INGEST_METRICS: keep it,
+            # listed and removable, with a neutral entry; it fires again once the id is pushed.
+            log.warning(
+                "custom alerts watch %s, which INGEST_METRICS no longer lists; they stay idle",
+                ", ".join(orphans),
+            )
+            register_pushed(orphans)
         self._custom = tuple(
             custom_rule(rule_id, owner, spec, self._defaults) for rule_id, owner, spec in rows
         )
@@ -101,7 +110,7 @@ class AlertEngine:
     ) -> None:
         """Record an operator event (a feed down: firing, back: resolved), queue it for `addresses`."""
         key = f"{NOTICE_PREFIX}{notice.feed}"
-        rule = Rule(key, NOTICE_METRIC, ">", None, f"Feed {notice.feed} is down")
+        rule = Rule(key, FEED_NOTICES, ">", None, f"Feed {notice.feed} is down")
         now = self._clock()
         event = NewEvent(rule, kind, 0.0, None, "radar", now, notice=notice)
         async with self._store.unit() as unit:

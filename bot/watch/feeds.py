@@ -1,61 +1,41 @@
-"""Build the live feeds from `Settings`: one shared session, one CoinGecko rate budget."""
+"""Build the live feeds from `Settings`, as each source's declaration in `signals.specs` says."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 
 import aiohttp
 
 from bot.settings import Settings, SettingsError
 from bot.storage import Store
-from signals.dominance import GlobalMarket
-from signals.sources.coingecko import CoinGeckoClient, CoinGeckoMarkets
-from signals.sources.coinpaprika import CoinPaprikaClient
-from signals.sources.exchange import ExchangePrices
-from signals.sources.farside import FarsideEtfFlows
-from signals.sources.fred import FredClient, FredLiquidity
-from signals.sources.futures import AltLongShort
-from signals.sources.yahoo import YahooClient, YahooIndices
+from signals.catalog import BadSettings, BuildContext, CatalogueError
+from signals.metrics import CATALOGUE
 from signals.types import Source
 
 
 def build_sources(
     settings: Settings, session: aiohttp.ClientSession, store: Store
 ) -> Sequence[Source]:
-    """Return every network source: CoinGecko markets, dominance, indices, prices, macro, futures."""
-    key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else None
-    # Both CoinGecko sources share one client, so they share one pacer and one rate budget.
-    coingecko = CoinGeckoClient(
-        session,
-        str(settings.coingecko_api_url),
-        key or None,
-        calls_per_minute=settings.coingecko_calls_per_minute,
-    )
-    paprika = CoinPaprikaClient(session, str(settings.coinpaprika_api_url))
-    yahoo = YahooClient(session, str(settings.yahoo_api_url))
-    markets = CoinGeckoMarkets(coingecko, store, name="coingecko")
-    try:
-        prices = ExchangePrices(
-            settings.exchange,
-            settings.exchange_fallbacks,
-            api_url=settings.exchange_api_url,
-            name="exchange",
-        )
-    except ValueError as exc:
-        raise SettingsError(f"invalid EXCHANGE or EXCHANGE_FALLBACKS: {exc}") from None
-    return (
-        markets,
-        GlobalMarket(
-            coingecko,
-            paprika,
-            name="global",
-            fallback_interval=timedelta(seconds=settings.poll_interval("coinpaprika")),
-        ),
-        YahooIndices(yahoo, name="yahoo"),
-        prices,
-        FredLiquidity(FredClient(session, settings.fred_api_url), name="fred"),
-        FarsideEtfFlows(session, settings.farside_api_url, name="farside"),
-        # The ten largest alts are the ASI's universe, ranked by the markets call it already makes.
-        AltLongShort(markets.alt_symbols, api_url=settings.futures_api_url, name="futures"),
-    )
+    """Return every network source, each after the sources whose inputs it needs.
+
+    One shared session; sources that share a client (both CoinGecko sources) share its rate
+    budget. The sources the bot builds itself (the regime) are not among them.
+    """
+    missing = [
+        f"source {spec.name} reads setting {name!r}, which Settings does not have"
+        for spec in CATALOGUE.sources
+        for name in spec.settings
+        if name not in Settings.model_fields
+    ]
+    if missing:
+        raise CatalogueError(missing)
+    context = BuildContext(session, store)
+    built = []
+    for spec in CATALOGUE.build_order():
+        if spec.build is None:
+            continue
+        try:
+            built.append(spec.build(settings, context))
+        except BadSettings as exc:
+            raise SettingsError(str(exc)) from None
+    return tuple(built)

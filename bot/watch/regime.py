@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.model.regime import FALLING_OVER, HISTORY_WINDOW, METRIC, SOURCE, assess, to_detail
+from bot.model.regime import (
+    DOMINANCE,
+    FALLING_OVER,
+    HISTORY_WINDOW,
+    METRIC,
+    SOURCE,
+    assess,
+    to_detail,
+)
 from bot.storage import Store, StoreUnavailable
 from signals.types import FetchResult, Sample, SourceUnavailable, Stale
 
@@ -17,11 +25,11 @@ async def dominance_reference(store: Store, now: datetime) -> tuple[datetime, fl
     Two one-row queries: the regime polls every minute and must not read a week of samples.
     """
     week_old = await store.edge_sample(
-        "btc_dominance", now - HISTORY_WINDOW, now - FALLING_OVER, newest=True
+        DOMINANCE, now - HISTORY_WINDOW, now - FALLING_OVER, newest=True
     )
     if week_old is not None:
         return week_old
-    return await store.edge_sample("btc_dominance", now - FALLING_OVER, now, newest=False)
+    return await store.edge_sample(DOMINANCE, now - FALLING_OVER, now, newest=False)
 
 
 class RegimeSource:

@@ -27,6 +27,7 @@ from ccxt.base import errors as ccxt_errors
 
 from signals.http import retry_after_seconds
 from signals.payload import Payload
+from signals.specs.exchange import ExchangeMetric
 from signals.types import (
     BadPayload,
     FetchResult,
@@ -53,7 +54,7 @@ USD_QUOTES: Mapping[str, str] = {
 }
 SMA_DAYS = 50
 # ETH/BTC's last daily close against its 50-day average, in percent: above zero is above it.
-TREND_METRIC = "eth_btc_vs_sma50"
+TREND_METRIC = ExchangeMetric.ETH_BTC_VS_SMA50
 # Ten spare candles cover the still-forming day and a few missing ones.
 OHLCV_LIMIT = 60
 _DAY_MS = 86_400_000
@@ -98,10 +99,10 @@ class Pairs:
     def by_metric(self) -> dict[str, str]:
         """Return metric id -> symbol."""
         return {
-            "eth_btc": self.eth_btc,
-            "btc_usd": self.btc_usd,
-            "eth_usd": self.eth_usd,
-            "sol_usd": self.sol_usd,
+            ExchangeMetric.ETH_BTC: self.eth_btc,
+            ExchangeMetric.BTC_USD: self.btc_usd,
+            ExchangeMetric.ETH_USD: self.eth_usd,
+            ExchangeMetric.SOL_USD: self.sol_usd,
         }
 
 
@@ -299,7 +300,7 @@ def _samples(
         stamp = ticker.get("timestamp")
         at = now if stamp is None else datetime.fromtimestamp(stamp.integer() / 1000, UTC)
         detail: tuple[tuple[str, str], ...] = ()
-        if metric == "eth_btc":
+        if metric == ExchangeMetric.ETH_BTC:
             trend = trend_of_completed(Payload(exchange_id, candles, "ohlcv"), SMA_DAYS, now)
             if trend is not None:
                 detail = (("sma50", f"{trend.sma:.8f}"),)

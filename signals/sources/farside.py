@@ -8,6 +8,7 @@ import aiohttp
 
 from signals.etf import DailyFlow, inflow_streaks, is_challenge, parse_flows
 from signals.http import BROWSER_USER_AGENT, DEFAULT_TIMEOUT, FeedClient
+from signals.specs.farside import FarsideMetric
 from signals.types import (
     FetchResult,
     Sample,
@@ -17,8 +18,8 @@ from signals.types import (
 PROVIDER = "farside"
 DEFAULT_URL = "https://farside.co.uk"
 FLOWS_PATH = "/bitcoin-etf-flow-all-data/"
-METRIC = "btc_etf_flow"
-STREAK_METRIC = "btc_etf_streak"
+METRIC = FarsideMetric.BTC_ETF_FLOW
+STREAK_METRIC = FarsideMetric.BTC_ETF_STREAK
 # Cloudflare answers its interstitial with one of these statuses.
 _CHALLENGE_STATUSES = frozenset({403, 503})
 # Days re-sent on each later refresh: a long weekend plus a holiday, with room to spare.

@@ -11,6 +11,7 @@ import pandas as pd
 
 from signals.http import DEFAULT_TIMEOUT, FeedClient
 from signals.liquidity import four_week_changes, net_liquidity
+from signals.specs.fred import FredMetric
 from signals.types import BadPayload, FetchResult, Sample
 
 PROVIDER = "fred"
@@ -19,8 +20,8 @@ CSV_PATH = "/graph/fredgraph.csv"
 BALANCE_SHEET = "WALCL"
 TREASURY_ACCOUNT = "WTREGEN"
 REVERSE_REPO = "RRPONTSYD"
-METRIC = "net_liquidity"
-CHANGE_METRIC = "net_liquidity_4w"
+METRIC = FredMetric.NET_LIQUIDITY
+CHANGE_METRIC = FredMetric.NET_LIQUIDITY_4W
 # FRED writes a missing observation (a holiday) as "." or leaves the value empty.
 _MISSING = frozenset({"", "."})
 _SNIPPET = 60

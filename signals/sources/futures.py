@@ -45,6 +45,7 @@ from signals.sources.exchange import (
     make_exchange,
     rebase_urls,
 )
+from signals.specs.futures import FuturesMetric
 from signals.types import (
     BadPayload,
     FetchResult,
@@ -58,7 +59,7 @@ from timing import SlidingWindowLimiter
 
 log = logging.getLogger(__name__)
 
-METRIC = "alt_long_short"
+METRIC = FuturesMetric.ALT_LONG_SHORT
 PROVIDER = "binance-futures"
 EXCHANGE_ID = "binanceusdm"
 TOP = 10

@@ -24,6 +24,7 @@ from signals.indices import (
     completed_closes,
 )
 from signals.payload import Payload, SkipLog
+from signals.specs.yahoo import YahooMetric
 from signals.types import FetchResult, Sample, SourceError, Stale
 
 log = logging.getLogger(__name__)
@@ -136,8 +137,8 @@ class _Point:
 # Sessions re-sent on each refresh: a long weekend plus a holiday, with room to spare.
 _RESEND = 5
 # Sessions since the Russell 2000 last closed at its all-time high (0: this session did).
-SINCE_HIGH = "rut_sessions_since_high"
-METRICS = ("rut", SINCE_HIGH)
+SINCE_HIGH = YahooMetric.RUT_SESSIONS_SINCE_HIGH
+METRICS = (YahooMetric.RUT, SINCE_HIGH)
 
 
 def sessions_since_high(closes: list[_Point]) -> list[_Point]:
@@ -178,7 +179,7 @@ class YahooIndices:
         self._benchmark = benchmark
         self._settle = settle
         self._closes: dict[str, dict[date, SessionClose]] = {index: {}, benchmark: {}}
-        self._last: dict[str, date | None] = dict.fromkeys((*METRICS, "rut_spx_streak"))
+        self._last: dict[str, date | None] = dict.fromkeys((*METRICS, YahooMetric.RUT_SPX_STREAK))
 
     async def fetch(self, now: datetime) -> FetchResult:
         """Refresh both indices and return the sessions that became final since last time."""
@@ -198,15 +199,15 @@ class YahooIndices:
             _Point(day, float(count), index[day].at)
             for day, count in zip(days, streaks.to_list(), strict=True)
         ]
-        history, samples = self._emit("rut", rut)
+        history, samples = self._emit(YahooMetric.RUT, rut)
         high_history, high_samples = self._emit(SINCE_HIGH, sessions_since_high(rut))
         history += high_history
         samples += high_samples
-        streak_history, streak_samples = self._emit("rut_spx_streak", streak)
+        streak_history, streak_samples = self._emit(YahooMetric.RUT_SPX_STREAK, streak)
         stale: tuple[Stale, ...] = ()
-        last_streak = self._last["rut_spx_streak"]
+        last_streak = self._last[YahooMetric.RUT_SPX_STREAK]
         if failure is not None and rut and (last_streak is None or rut[-1].day > last_streak):
-            stale = (Stale("rut_spx_streak", f"{self._benchmark}: {failure.message}"),)
+            stale = (Stale(YahooMetric.RUT_SPX_STREAK, f"{self._benchmark}: {failure.message}"),)
         return FetchResult(
             samples=_by_time(samples + streak_samples),
             stale=stale,

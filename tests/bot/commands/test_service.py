@@ -762,3 +762,17 @@ async def test_a_removed_custom_rule_no_longer_fires(
     await feed(engine, clock, "total2", [1.2e12, 1.6e12])
     assert await drain(store, clock) == []
     assert await store.recent_events(10) == []
+
+
+async def test_an_alert_on_a_pushed_metric_no_longer_configured_stays_listed_and_removable(
+    store: Store, clock: FakeClock
+) -> None:
+    # A chat alerted on a pushed-in metric; the operator since dropped it from INGEST_METRICS.
+    pushing = AlertEngine(store, RuleDefaults(), clock)
+    before = CommandService(store, pushing, clock, pushed_metrics=["retired_feed_x"])
+    await before.add_alert(admin(), "retired_feed_x > 5")
+    after = CommandService(store, AlertEngine(store, RuleDefaults(), clock), clock)
+    (alert,) = await after.list_alerts(admin())
+    assert alert.metric == "retired_feed_x"
+    await after.remove_alert(admin(), alert.id)
+    assert await after.list_alerts(admin()) == ()

@@ -255,3 +255,34 @@ def test_backoff_is_bounded_and_jittered(attempts: int) -> None:
     low = timedelta(seconds=RETRY_BACKOFF.delay(attempts + 1, lambda: 0.0))
     high = timedelta(seconds=RETRY_BACKOFF.delay(attempts + 1, lambda: 1.0))
     assert timedelta(seconds=1) <= low < high <= timedelta(seconds=600)
+
+
+async def test_a_stalled_platform_never_holds_up_another(store: Store, clock: FakeClock) -> None:
+    # Telegram in a flood (every send waiting out its pacer) must not delay webhooks: each
+    # platform has its own lane of send slots.
+    chats = [f"telegram:{i}" for i in range(1, 41)]
+    hooks = [f"webhook:http://127.0.0.1:9/hook{i}" for i in range(40)]
+    engine = await setup(store, clock, chats + hooks)
+    await fire(engine, clock, [40, 55])
+    release = asyncio.Event()
+
+    @dataclass
+    class Flooded(RecordingNotifier):
+        async def send(self, destination: Destination, message: AlertMessage) -> None:
+            self.started += 1
+            await release.wait()
+            self.delivered.append((destination.address, message.event_id))
+
+    telegram = Flooded()
+    webhook = RecordingNotifier(scheme="webhook")
+    dispatcher = Dispatcher(
+        store, {"telegram": telegram, "webhook": webhook}, clock, workers=4, idle_poll=0.01
+    )
+    async with Running(dispatcher):
+        await until(lambda: len(webhook.delivered) == 40)
+        # Only Telegram's own four slots are taken by the stall.
+        assert telegram.started == 4
+        assert telegram.delivered == []
+        release.set()
+        await until(lambda: len(telegram.delivered) == 40)
+    assert await store.pending_count() == 0
