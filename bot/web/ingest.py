@@ -5,7 +5,11 @@ A push is `{"value": <number>, "at": <time>}` or a TradingView alert message suc
 `value`, `close`, `price` present; a number or a numeric string. The time is the first of `at`,
 `timenow`, `time` present (`timenow` before `time` because TradingView's `{{time}}` is the bar's
 open, not when the value held): ISO 8601 with `Z` or an offset, a time without an offset is UTC,
-or unix seconds or milliseconds; absent means now.
+or unix seconds or milliseconds; absent means now. Numbers and times are written in ASCII digits.
+
+A time ahead of the bot's clock is clock skew: up to `FUTURE_SLACK` (60 s) it is stored as the
+time the push arrived, so a point dated ahead never hides the real-time pushes after it; further
+ahead it is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from multidict import MultiMapping
 
+from bot.model.text import describe, foreign_digit
 from bot.settings import Settings
 from bot.storage import StoreUnavailable
 from signals.types import Sample
@@ -37,7 +42,8 @@ Clock = Callable[[], datetime]
 SOURCE = "ingest"
 MAX_BODY = 4 * 1024
 MAX_ABS_VALUE = 1e15
-FUTURE_SLACK = timedelta(minutes=5)
+# Clock skew accepted on a pushed time; a later time is refused, an earlier one stored as "now".
+FUTURE_SLACK = timedelta(seconds=60)
 MAX_AGE = timedelta(days=30)
 WINDOW = timedelta(seconds=60)
 AUTH_FAILURES_PER_MINUTE = 20
@@ -45,7 +51,8 @@ VALUE_KEYS = ("value", "close", "price")
 TIME_KEYS = ("at", "timenow", "time")
 DISABLED = "ingest is disabled: set INGEST_TOKEN"
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: `\d` and float() also take Arabic-Indic, Devanagari and full-width digits.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # Unix times this large are milliseconds: 1e11 seconds is the year 5138, 1e11 ms is 1973.
 _MILLIS_FROM = 1e11
 _MAX_TIME_TEXT = 64
@@ -227,6 +234,8 @@ def _number(key: str, raw: object) -> float:
     number: float | int
     if isinstance(raw, int | float):
         number = raw
+    elif isinstance(raw, str) and (digit := foreign_digit(raw)) is not None:
+        raise _bad(key, f"must be written with the ASCII digits 0-9, not {describe(digit)}")
     elif isinstance(raw, str) and _NUMBER.fullmatch(raw.strip()):
         number = float(raw.strip())
     else:
@@ -267,6 +276,9 @@ def _instant(key: str, raw: object) -> datetime:
     text = raw.strip()
     if len(text) > _MAX_TIME_TEXT:
         raise _bad(key, problem)
+    digit = foreign_digit(text)
+    if digit is not None:
+        raise _bad(key, f"must be written with the ASCII digits 0-9, not {describe(digit)}")
     if _NUMBER.fullmatch(text):
         return _from_unix(key, float(text))
     try:
@@ -278,16 +290,25 @@ def _instant(key: str, raw: object) -> datetime:
 
 
 def read_time(body: Mapping[str, object], now: datetime) -> datetime:
-    """Return when the value held: the first of `at`, `timenow`, `time`, else `now`."""
+    """Return when the value held: the first of `at`, `timenow`, `time`, else `now`.
+
+    A time up to `FUTURE_SLACK` ahead of `now` is clock skew and comes back as `now`: stored with
+    a future time, the point would hide every real-time push until that time had passed.
+    """
     key = next((k for k in TIME_KEYS if k in body), None)
     if key is None:
         return now
     at = _instant(key, body[key])
     if at > now + FUTURE_SLACK:
-        raise _bad(key, "is more than 5 minutes in the future")
+        ahead = (at - now).total_seconds()
+        raise _bad(
+            key,
+            f"is {ahead:.0f} s in the future: at most {FUTURE_SLACK.seconds} s of clock skew is "
+            "accepted; send the time the value held, in UTC or with an offset",
+        )
     if at < now - MAX_AGE:
         raise _bad(key, "is more than 30 days old")
-    return at
+    return min(at, now)
 
 
 def parse_push(metric: str, body: Mapping[str, object], now: datetime) -> Pushed:
@@ -340,10 +361,6 @@ class _IngestRoute:
             raise Rejected(404, DISABLED)
         now = self._clock()
         client = request.remote or "unknown"
-        # Refused before the token is compared, so a blocked guesser learns nothing more.
-        wait = self._auth_failures.wait(client, now)
-        if wait is not None:
-            raise Rejected.too_many("too many failed token attempts from this address", wait)
         raw = await read_limited(request)
         # The token may be in the body, so decode first but report a bad body only after auth.
         problem: Rejected | None = None
@@ -352,7 +369,12 @@ class _IngestRoute:
             body = parse_body(raw)
         except Rejected as exc:
             problem = exc
+        # The token is compared first (in constant time) and only failures are throttled: senders
+        # behind one address (TradingView's, a NAT) keep pushing while a guesser there is held.
         if not token_matches(token, offered_tokens(request.headers, request.query, body)):
+            wait = self._auth_failures.wait(client, now)
+            if wait is not None:
+                raise Rejected.too_many("too many failed token attempts from this address", wait)
             self._auth_failures.add(client, now)
             log.warning("ingest: missing or wrong token from %s", client)
             raise Rejected(401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
