@@ -14,6 +14,7 @@ ahead it is refused.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -41,6 +42,8 @@ Clock = Callable[[], datetime]
 
 SOURCE = "ingest"
 MAX_BODY = 4 * 1024
+# A body must arrive within this; a client trickling it holds a connection no longer.
+BODY_TIMEOUT = 10.0
 MAX_ABS_VALUE = 1e15
 # Clock skew accepted on a pushed time; a later time is refused, an earlier one stored as "now".
 FUTURE_SLACK = timedelta(seconds=60)
@@ -127,8 +130,8 @@ class Rejected(Exception):
             body["field"] = self.field_name
         body.update(self.extra)
         response = web.json_response(body, status=self.status, headers=self.headers)
-        if self.status == 413:
-            # The rest of an oversized body is not wanted; do not reuse the connection after it.
+        if self.status in (408, 413):
+            # The rest of the body is not wanted; do not reuse the connection after it.
             response.force_close()
         return response
 
@@ -316,17 +319,24 @@ def parse_push(metric: str, body: Mapping[str, object], now: datetime) -> Pushed
     return Pushed(metric, read_value(body), read_time(body, now))
 
 
-async def read_limited(request: web.BaseRequest, limit: int = MAX_BODY) -> bytes:
-    """Read the body, refusing one larger than `limit` bytes without reading past it."""
+async def read_limited(
+    request: web.BaseRequest, limit: int = MAX_BODY, within: float = BODY_TIMEOUT
+) -> bytes:
+    """Read the body, refusing one larger than `limit` bytes without reading past it, and one
+    that has not arrived within `within` seconds (a client trickling it) with 408."""
     too_large = Rejected(413, f"body is larger than {limit} bytes")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     body = bytearray()
-    while len(body) <= limit:
-        chunk = await request.content.read(limit + 1 - len(body))
-        if not chunk:
-            break
-        body += chunk
+    try:
+        async with asyncio.timeout(within):
+            while len(body) <= limit:
+                chunk = await request.content.read(limit + 1 - len(body))
+                if not chunk:
+                    break
+                body += chunk
+    except TimeoutError:
+        raise Rejected(408, f"body not received within {within:g} s") from None
     if len(body) > limit:
         raise too_large
     return bytes(body)
@@ -339,8 +349,11 @@ def _iso(at: datetime) -> str:
 class _IngestRoute:
     """The state behind the route: the config and the two rate limits."""
 
-    def __init__(self, config: IngestConfig, accept: Accept, clock: Clock) -> None:
+    def __init__(
+        self, config: IngestConfig, accept: Accept, clock: Clock, body_timeout: float
+    ) -> None:
         self._config = config
+        self._body_timeout = body_timeout
         self._accept = accept
         self._clock = clock
         self._budget = SlidingWindow(config.per_minute)
@@ -361,7 +374,7 @@ class _IngestRoute:
             raise Rejected(404, DISABLED)
         now = self._clock()
         client = request.remote or "unknown"
-        raw = await read_limited(request)
+        raw = await read_limited(request, within=self._body_timeout)
         # The token may be in the body, so decode first but report a bad body only after auth.
         problem: Rejected | None = None
         body: dict[str, object] = {}
@@ -412,7 +425,13 @@ class _IngestRoute:
 
 
 def add_ingest_routes(
-    app: web.Application, config: IngestConfig, accept: Accept, clock: Clock
+    app: web.Application,
+    config: IngestConfig,
+    accept: Accept,
+    clock: Clock,
+    *,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> None:
     """Register `POST /ingest/{metric}` on `app`, handing each valid push to `accept`."""
-    app.router.add_post("/ingest/{metric}", _IngestRoute(config, accept, clock).handle)
+    route = _IngestRoute(config, accept, clock, body_timeout)
+    app.router.add_post("/ingest/{metric}", route.handle)

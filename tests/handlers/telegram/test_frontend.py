@@ -414,8 +414,7 @@ async def test_foreign_digits_and_out_of_range_thresholds_get_one_line_and_chang
     replies = await running.fake.wait_for_messages(USER, len(texts))
 
     assert [r.plain for r in replies] == [
-        "btc_dominance is a percentage from 0 to 100; got 123. "
-        "Usage: /alert <metric> <op> <value>",
+        "btc_dominance is a percentage from 0 to 100; got 123. Usage: /alert <metric> <op> <value>",
         "asi is an index from 0 to 100; got 2000000000. Usage: /alert <metric> <op> <value>",
         "btc_usd is an amount in USD above 0; got 0. Usage: /alert <metric> <op> <value>",
         "'٣٠' is not a number: '٣' (arabic-indic digit three) is not an ASCII digit; "
