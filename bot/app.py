@@ -270,11 +270,12 @@ async def run(
         add_ingest_routes(
             health, IngestConfig.from_settings(settings), service.engine.ingest_sample, clock
         )
-        runner = await start_server(health, settings.port)
+        runner = await start_server(health, settings.port, settings.host)
         log.info(
-            "Risk-On Radar running: %d sources, front-ends: %s, health on :%d",
+            "Risk-On Radar running: %d sources, front-ends: %s, health on %s:%d",
             len(service.pollers),
             ", ".join(f.name for f in service.frontends) or "console only",
+            settings.host,
             settings.port,
         )
         await _run_until_stopped(service, stop, clock)

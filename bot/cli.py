@@ -22,6 +22,7 @@ from bot.model.rules import ALL_BUILTINS, builtin_rules
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import Store, StoreUnavailable
 from bot.watch.regime import RegimeSource, dominance_reference
+from bot.web.health import CannotListen
 from signals.types import FetchResult, SourceError
 from timing import utcnow
 
@@ -64,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "status":
             return asyncio.run(_status(settings, as_json=args.json))
         return asyncio.run(_subscription(settings, command, args.destination, args.rules))
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, CannotListen) as exc:
         print(f"risk-on-radar: {exc}", file=sys.stderr)
         return 1
     except SettingsError as exc:

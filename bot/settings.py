@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     ingest_per_minute: int = Field(default=6, ge=1, le=600)
 
     admin_ids: Annotated[tuple[str, ...], NoDecode] = ()
+    # The address the HTTP server (/healthz, /ingest) binds: 0.0.0.0 every interface, 127.0.0.1
+    # this machine only (behind a reverse proxy).
+    host: str = Field(default="0.0.0.0", min_length=1)
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: str = "INFO"
 

@@ -11,6 +11,7 @@ is an error (`UnknownMetric`), never a neutral guess; metrics pushed in from out
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -63,6 +64,41 @@ class CatalogueError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class ValidRange:
+    """The values a metric can take: a rule's threshold outside them can never mean anything."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    # True when `low` itself is impossible: a price or a ratio is above 0, never 0.
+    above_low: bool = False
+    kind: str = "a number"
+
+    def problem(self, metric: str, value: float) -> str | None:
+        """Return why `value` is out of range for `metric`, or None when it is in range."""
+        too_low = value <= self.low if self.above_low else value < self.low
+        if too_low or value > self.high:
+            return f"{metric} is {self}; got {_plain(value)}"
+        return None
+
+    def __str__(self) -> str:
+        if math.isinf(self.high):
+            return f"{self.kind} {'above' if self.above_low else 'of at least'} {_plain(self.low)}"
+        return f"{self.kind} from {_plain(self.low)} to {_plain(self.high)}"
+
+
+def _plain(value: float) -> str:
+    return f"{value:.10g}" if abs(value) < 1e10 else f"{value:.0f}"
+
+
+PERCENT = ValidRange(0, 100, kind="a percentage")
+INDEX = ValidRange(0, 100, kind="an index")
+USD_AMOUNT = ValidRange(0, above_low=True, kind="an amount in USD")
+LEVEL = ValidRange(0, above_low=True)
+COUNT = ValidRange(0, kind="a count")
+RATIO = ValidRange(0, kind="a ratio")
+
+
+@dataclass(frozen=True, slots=True)
 class MetricInfo:
     """What a metric id means to a reader and to the rule engine.
 
@@ -78,6 +114,12 @@ class MetricInfo:
     band: float
     band_is_fraction: bool = False
     reads: tuple[str, ...] = ()
+    # What a threshold on this metric may be; None: any number (a change, a flow, a histogram).
+    valid_range: ValidRange | None = None
+
+    def range_problem(self, value: float) -> str | None:
+        """Return why `value` cannot be a threshold on this metric, or None when it can."""
+        return None if self.valid_range is None else self.valid_range.problem(self.id, value)
 
     def hysteresis(self, threshold: float) -> float:
         """Return the re-arm band for a rule on this metric at `threshold`."""

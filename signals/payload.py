@@ -127,7 +127,12 @@ class SkipLog:
 
     def skip(self, key: str, message: str, *args: object) -> None:
         """Log `message` the first time `key` is skipped."""
+        if self.first(key):
+            self._logger.warning(message, *args)
+
+    def first(self, key: str) -> bool:
+        """Return True the first time `key` is skipped (for a caller that logs a batch at once)."""
         if key in self._seen:
-            return
+            return False
         self._seen.add(key)
-        self._logger.warning(message, *args)
+        return True

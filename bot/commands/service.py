@@ -27,13 +27,15 @@ from bot.model.metrics import CATALOGUE, METRICS, LatestValue, metric_info, regi
 from bot.model.regime import METRIC as REGIME_METRIC
 from bot.model.regime import from_detail
 from bot.model.rules import ALL_BUILTINS, Rule, RuleSyntaxError, parse_rule
+from bot.model.text import digit_problem, strip_invisible
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
 from timing import WallClock
 
 log = logging.getLogger(__name__)
 
-_DURATION = re.compile(r"^(\d{1,6})\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)?$")
+# ASCII digits only: `\d` and int() also take other scripts' digits.
+_DURATION = re.compile(r"^([0-9]{1,6})\s*(m|min|mins|minutes?|h|hours?|d|days?|w|weeks?)?$")
 _UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 _MAX_MUTE = timedelta(days=30)
 _MAX_HISTORY = 50
@@ -43,6 +45,10 @@ _COUNT = re.compile(r"[0-9]{1,3}")
 
 def parse_duration(text: str) -> timedelta:
     """Parse `30m`, `2h`, `1d`, `1w` (a bare number means minutes) into a `timedelta`."""
+    text = strip_invisible(text)
+    problem = digit_problem(text.strip(), "a duration")
+    if problem is not None:
+        raise CommandError(f"{problem}, e.g. 30m, 2h, 1d or 1w")
     match = _DURATION.match(text.strip().lower())
     if not match:
         raise CommandError(f"{text[:40]!r} is not a duration: use e.g. 30m, 2h, 1d or 1w")
@@ -193,8 +199,11 @@ class CommandService:
     async def history(self, caller: Caller, count: str | None = None) -> tuple[EventInfo, ...]:
         """Return the last `count` alerts sent to this chat, newest first."""
         n = 10
-        if count is not None and count.strip():
-            text = count.strip()
+        if count is not None and strip_invisible(count).strip():
+            text = strip_invisible(count).strip()
+            problem = digit_problem(text, "a count")
+            if problem is not None:
+                raise CommandError(f"{problem}. Usage: /history [n], n from 1 to {_MAX_HISTORY}")
             if not _COUNT.fullmatch(text) or not 1 <= int(text) <= _MAX_HISTORY:
                 raise CommandError(f"usage: /history [n], n from 1 to {_MAX_HISTORY}")
             n = int(text)

@@ -108,9 +108,9 @@ class Dispatcher:
         # Rows this process holds: claimed, being sent, or answered but not yet recorded.
         self._held: set[int] = set()
         self._answered: list[Outcome] = []
-        # Each sender waits for its answer to be committed before it takes another row, so at
-        # any moment at most one answered-but-unrecorded send per slot could be repeated.
-        self._committed: asyncio.Event = asyncio.Event()
+        # Each sender waits for its own answer to be committed before it takes another row, so
+        # at any moment at most one answered-but-unrecorded send per slot could be repeated.
+        self._recorded: dict[int, asyncio.Future[None]] = {}
         self._outage_since: datetime | None = None
         self._outage_failures = 0
         # Per scheme, why delivery is failing: log once when it starts and once when it ends,
@@ -148,16 +148,20 @@ class Dispatcher:
     async def run(self) -> None:
         """Dispatch until `stop`, then let every row in flight finish and record it."""
         self._running = True
-        for lane in self._lanes.values():
+        for lane in list(self._lanes.values()):
             self._start_lane(lane)
         try:
             await self._release_stale_claims()
             while not self._stopping.is_set():
                 self._wake.clear()
-                if await self._step():
-                    await self._pause(self._idle_poll)
-                else:
-                    await self._pause(self._outage_delay())
+                try:
+                    ok = await self._step()
+                except Exception:
+                    # A bug here must not end delivery for good: say so, back off, carry on.
+                    log.exception("dispatcher step failed; retrying")
+                    self._outage_failures += 1
+                    ok = False
+                await self._pause(self._idle_poll if ok else self._outage_delay())
         finally:
             await self._shut_down()
 
@@ -184,10 +188,13 @@ class Dispatcher:
         """Record what came back, then claim for every lane with room; False if the database failed."""
         try:
             await self._record_answered()
-            for scheme, lane in self._lanes.items():
+            # A copy: a front-end that starts meanwhile adds its lane.
+            for scheme, lane in list(self._lanes.items()):
                 room = lane.room()
                 if room <= 0 or self._stopping.is_set():
                     continue
+                # Answers that came back meanwhile are recorded before any new read.
+                await self._record_answered()
                 claimed = await self._store.claim(
                     self.name, [scheme], room, self._clock(), self._lease, self._held
                 )
@@ -209,8 +216,9 @@ class Dispatcher:
         del self._answered[: len(batch)]
         for outcome in batch:
             self._held.discard(outcome.item.id)
-        committed, self._committed = self._committed, asyncio.Event()
-        committed.set()
+            waiter = self._recorded.pop(outcome.item.id, None)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     def _database_failed(self, exc: Exception) -> None:
         self._outage_failures += 1
@@ -242,7 +250,7 @@ class Dispatcher:
     async def _shut_down(self) -> None:
         """Stop the lanes, let sends in flight finish, and record every answer we can."""
         unsent: list[int] = []
-        for lane in self._lanes.values():
+        for lane in list(self._lanes.values()):
             while not lane.queue.empty():
                 row = lane.queue.get_nowait()
                 if row is not None:
@@ -293,11 +301,12 @@ class Dispatcher:
                 result = await self._send(lane.notifier, row.item)
             finally:
                 lane.busy -= 1
+            recorded = asyncio.get_running_loop().create_future()
+            self._recorded[row.item.id] = recorded
             self._answered.append(Outcome(row.item, result, self._clock()))
-            committed = self._committed
             self._wake.set()
             self._report(row.item, result)
-            await committed.wait()
+            await recorded
 
     async def _send(self, notifier: Notifier, item: OutboxItem) -> DeliveryOutcome:
         try:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Literal
 
+from bot.model.text import digit_problem, strip_invisible
 from signals.metrics import METRICS, metric_info
 from signals.specs.coingecko import MarketsMetric
 from signals.specs.exchange import ExchangeMetric
@@ -211,15 +212,22 @@ class RuleSpec:
 
 
 _SUFFIX = {"k": 1e3, "m": 1e6, "b": 1e9, "bn": 1e9, "t": 1e12}
+# ASCII digits only: `\d` and float() also take Arabic-Indic, Devanagari and full-width digits.
 _NUMBER = re.compile(
-    r"^([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?)(k|m|bn|b|t|%)?$", re.IGNORECASE
+    r"^([+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:e[+-]?[0-9]+)?)(k|m|bn|b|t|%)?$", re.IGNORECASE
 )
 _THOUSANDS = re.compile(r"^[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]*)?([a-z%]{0,2})$", re.IGNORECASE)
 _OP_WORDS: dict[str, Op] = {"above": "crosses above", "below": "crosses below"}
 
 
 def parse_number(word: str) -> float:
-    """Parse `100000`, `100k`, `1.5m`, `59%`, `1_000`; raise `RuleSyntaxError` otherwise."""
+    """Parse `100000`, `100k`, `1.5m`, `59%`, `1_000`; raise `RuleSyntaxError` otherwise.
+
+    Digits are ASCII 0-9: `٣` or `３` is refused with a line that says so.
+    """
+    problem = digit_problem(word)
+    if problem is not None:
+        raise RuleSyntaxError(problem)
     text = word.replace("_", "")
     if "," in text:
         # Only thousands separators: "1,5" must not quietly become 15.
@@ -240,9 +248,13 @@ def parse_number(word: str) -> float:
 
 
 def parse_rule(text: str, known_metrics: frozenset[str] | None = None) -> RuleSpec:
-    """Parse `<metric> <op> <value>` or `<metric> new high` into a `RuleSpec`."""
+    """Parse `<metric> <op> <value>` or `<metric> new high` into a `RuleSpec`.
+
+    Invisible format characters (zero-width spaces, soft hyphens) are dropped first, and the
+    value must lie in the metric's valid range (`MetricInfo.valid_range`).
+    """
     metrics = known_metrics if known_metrics is not None else frozenset(METRICS)
-    words = text.split()
+    words = strip_invisible(text).split()
     if not words:
         raise RuleSyntaxError("missing metric: expected <metric> <op> <value>, e.g. asi > 50")
     metric = words[0].lower()
@@ -279,7 +291,13 @@ def parse_rule(text: str, known_metrics: frozenset[str] | None = None) -> RuleSp
         raise RuleSyntaxError(f"missing value after {op!r}: expected a number, e.g. 100k")
     if len(value_words) > 1:
         raise RuleSyntaxError(f"unexpected {value_words[1][:40]!r} after the value")
-    return RuleSpec(metric, op, parse_number(value_words[0]))
+    threshold = parse_number(value_words[0])
+    # Pushed-in metrics carry no range: only the bot's own metrics know what their values can be.
+    known = METRICS.get(metric)
+    out_of_range = known.range_problem(threshold) if known is not None else None
+    if out_of_range is not None:
+        raise RuleSyntaxError(out_of_range)
+    return RuleSpec(metric, op, threshold)
 
 
 def custom_rule_id(row_id: int) -> str:

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, Self
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event, literal, select
@@ -26,6 +27,15 @@ class StoreUnavailable(Exception):
 
 # What the drivers raise when the database is gone, locked past its timeout, or refuses a query.
 _DATABASE_ERRORS = (OSError, DBAPIError, TimeoutError)
+# Seconds a new PostgreSQL connection may take, handshake and authentication included.
+CONNECT_TIMEOUT = 10.0
+# asyncpg's refusals while connecting (no such database or role, bad password, not PostgreSQL at
+# that port) reach us unwrapped by SQLAlchemy.
+_OPEN_ERRORS: tuple[type[BaseException], ...] = (
+    *_DATABASE_ERRORS,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
 
 
 def _migrations_config() -> Config:
@@ -63,10 +73,24 @@ class Database:
 
     @classmethod
     async def open(cls, url: str, pool_size: int = 10) -> Self:
-        """Connect to `url` (an async SQLAlchemy URL), create SQLite's directory, and migrate."""
+        """Connect to `url` (an async SQLAlchemy URL), create SQLite's directory, and migrate.
+
+        Raise `StoreUnavailable` with one line naming the database (never its password) and
+        why it cannot be opened: refused, unknown host, no such database or role, bad password.
+        """
         parsed = make_url(url)
+        # As the operator wrote it (no +asyncpg), without the password.
+        shown = parsed.set(drivername=parsed.get_backend_name()).render_as_string(
+            hide_password=True
+        )
         if parsed.get_backend_name() == "sqlite":
-            _make_parent(parsed.database or "")
+            try:
+                _make_parent(parsed.database or "")
+            except OSError as exc:
+                raise StoreUnavailable(
+                    f"cannot open the database {shown}: cannot create its directory: "
+                    f"{_one_line(exc)}"
+                ) from None
             # One connection: SQLite has one writer anyway, and a single connection means the
             # process never races itself for the write lock.
             engine = create_async_engine(url, pool_size=1, max_overflow=0, pool_timeout=60)
@@ -77,15 +101,19 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 pool_pre_ping=True,
-                connect_args={"server_settings": _POSTGRES_SESSION, "timeout": 10},
+                # Something that is not PostgreSQL at that port never answers the handshake.
+                connect_args={"server_settings": _POSTGRES_SESSION, "timeout": CONNECT_TIMEOUT},
             )
         store = cls(engine)
         try:
             async with engine.begin() as conn:
                 await conn.run_sync(_upgrade)
-        except (OSError, DBAPIError) as exc:
+        except _OPEN_ERRORS as exc:
             await engine.dispose()
-            raise StoreUnavailable(f"cannot open the database: {exc}") from exc
+            reason = _one_line(exc)
+            if isinstance(exc, TimeoutError):
+                reason = f"no answer within {CONNECT_TIMEOUT:g} s ({reason})"
+            raise StoreUnavailable(f"cannot open the database {shown}: {reason}") from exc
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             store._file = _absolute(parsed.database or "")
             store._identity = _identity(store._file)
@@ -166,6 +194,14 @@ def _identity(path: Path) -> tuple[int, int] | None:
     except FileNotFoundError:
         return None
     return stat.st_dev, stat.st_ino
+
+
+def _one_line(exc: BaseException) -> str:
+    """Return the driver's own message, first line only: no SQL, no traceback, no URL."""
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 def _make_parent(database: str) -> None:

@@ -5,11 +5,16 @@ A push is `{"value": <number>, "at": <time>}` or a TradingView alert message suc
 `value`, `close`, `price` present; a number or a numeric string. The time is the first of `at`,
 `timenow`, `time` present (`timenow` before `time` because TradingView's `{{time}}` is the bar's
 open, not when the value held): ISO 8601 with `Z` or an offset, a time without an offset is UTC,
-or unix seconds or milliseconds; absent means now.
+or unix seconds or milliseconds; absent means now. Numbers and times are written in ASCII digits.
+
+A time ahead of the bot's clock is clock skew: up to `FUTURE_SLACK` (60 s) it is stored as the
+time the push arrived, so a point dated ahead never hides the real-time pushes after it; further
+ahead it is refused.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -23,6 +28,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from multidict import MultiMapping
 
+from bot.model.text import describe, foreign_digit
 from bot.settings import Settings
 from bot.storage import StoreUnavailable
 from signals.types import Sample
@@ -34,8 +40,11 @@ Accept = Callable[[Sample], Awaitable[object]]
 
 SOURCE = "ingest"
 MAX_BODY = 4 * 1024
+# A body must arrive within this; a client trickling it holds a connection no longer.
+BODY_TIMEOUT = 10.0
 MAX_ABS_VALUE = 1e15
-FUTURE_SLACK = timedelta(minutes=5)
+# Clock skew accepted on a pushed time; a later time is refused, an earlier one stored as "now".
+FUTURE_SLACK = timedelta(seconds=60)
 MAX_AGE = timedelta(days=30)
 WINDOW = timedelta(seconds=60)
 AUTH_FAILURES_PER_MINUTE = 20
@@ -43,7 +52,8 @@ VALUE_KEYS = ("value", "close", "price")
 TIME_KEYS = ("at", "timenow", "time")
 DISABLED = "ingest is disabled: set INGEST_TOKEN"
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: `\d` and float() also take Arabic-Indic, Devanagari and full-width digits.
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 # Unix times this large are milliseconds: 1e11 seconds is the year 5138, 1e11 ms is 1973.
 _MILLIS_FROM = 1e11
 _MAX_TIME_TEXT = 64
@@ -122,8 +132,8 @@ class Rejected(Exception):
             body["field"] = self.field_name
         body.update(self.extra)
         response = web.json_response(body, status=self.status, headers=self.headers)
-        if self.status == 413:
-            # The rest of an oversized body is not wanted; do not reuse the connection after it.
+        if self.status in (408, 413):
+            # The rest of the body is not wanted; do not reuse the connection after it.
             response.force_close()
         return response
 
@@ -180,6 +190,8 @@ def _number(key: str, raw: object) -> float:
     number: float | int
     if isinstance(raw, int | float):
         number = raw
+    elif isinstance(raw, str) and (digit := foreign_digit(raw)) is not None:
+        raise _bad(key, f"must be written with the ASCII digits 0-9, not {describe(digit)}")
     elif isinstance(raw, str) and _NUMBER.fullmatch(raw.strip()):
         number = float(raw.strip())
     else:
@@ -220,6 +232,9 @@ def _instant(key: str, raw: object) -> datetime:
     text = raw.strip()
     if len(text) > _MAX_TIME_TEXT:
         raise _bad(key, problem)
+    digit = foreign_digit(text)
+    if digit is not None:
+        raise _bad(key, f"must be written with the ASCII digits 0-9, not {describe(digit)}")
     if _NUMBER.fullmatch(text):
         return _from_unix(key, float(text))
     try:
@@ -231,16 +246,25 @@ def _instant(key: str, raw: object) -> datetime:
 
 
 def read_time(body: Mapping[str, object], now: datetime) -> datetime:
-    """Return when the value held: the first of `at`, `timenow`, `time`, else `now`."""
+    """Return when the value held: the first of `at`, `timenow`, `time`, else `now`.
+
+    A time up to `FUTURE_SLACK` ahead of `now` is clock skew and comes back as `now`: stored with
+    a future time, the point would hide every real-time push until that time had passed.
+    """
     key = next((k for k in TIME_KEYS if k in body), None)
     if key is None:
         return now
     at = _instant(key, body[key])
     if at > now + FUTURE_SLACK:
-        raise _bad(key, "is more than 5 minutes in the future")
+        ahead = (at - now).total_seconds()
+        raise _bad(
+            key,
+            f"is {ahead:.0f} s in the future: at most {FUTURE_SLACK.seconds} s of clock skew is "
+            "accepted; send the time the value held, in UTC or with an offset",
+        )
     if at < now - MAX_AGE:
         raise _bad(key, "is more than 30 days old")
-    return at
+    return min(at, now)
 
 
 def parse_push(metric: str, body: Mapping[str, object], now: datetime) -> Pushed:
@@ -248,17 +272,24 @@ def parse_push(metric: str, body: Mapping[str, object], now: datetime) -> Pushed
     return Pushed(metric, read_value(body), read_time(body, now))
 
 
-async def read_limited(request: web.BaseRequest, limit: int = MAX_BODY) -> bytes:
-    """Read the body, refusing one larger than `limit` bytes without reading past it."""
+async def read_limited(
+    request: web.BaseRequest, limit: int = MAX_BODY, within: float = BODY_TIMEOUT
+) -> bytes:
+    """Read the body, refusing one larger than `limit` bytes without reading past it, and one
+    that has not arrived within `within` seconds (a client trickling it) with 408."""
     too_large = Rejected(413, f"body is larger than {limit} bytes")
     if request.content_length is not None and request.content_length > limit:
         raise too_large
     body = bytearray()
-    while len(body) <= limit:
-        chunk = await request.content.read(limit + 1 - len(body))
-        if not chunk:
-            break
-        body += chunk
+    try:
+        async with asyncio.timeout(within):
+            while len(body) <= limit:
+                chunk = await request.content.read(limit + 1 - len(body))
+                if not chunk:
+                    break
+                body += chunk
+    except TimeoutError:
+        raise Rejected(408, f"body not received within {within:g} s") from None
     if len(body) > limit:
         raise too_large
     return bytes(body)
@@ -275,8 +306,11 @@ def _iso(at: datetime) -> str:
 class _IngestRoute:
     """The state behind the route: the config and the two rate limits."""
 
-    def __init__(self, config: IngestConfig, accept: Accept, clock: WallClock) -> None:
+    def __init__(
+        self, config: IngestConfig, accept: Accept, clock: WallClock, body_timeout: float
+    ) -> None:
         self._config = config
+        self._body_timeout = body_timeout
         self._accept = accept
         self._clock = clock
         span = WINDOW // _TICK
@@ -302,13 +336,7 @@ class _IngestRoute:
             raise Rejected(404, DISABLED)
         now = self._clock()
         client = request.remote or "unknown"
-        # Refused before the token is compared, so a blocked guesser learns nothing more.
-        wait = self._auth_failures.wait(client, _ticks(now))
-        if wait > 0:
-            raise Rejected.too_many(
-                "too many failed token attempts from this address", wait / _TICKS_PER_SECOND
-            )
-        raw = await read_limited(request)
+        raw = await read_limited(request, within=self._body_timeout)
         # The token may be in the body, so decode first but report a bad body only after auth.
         problem: Rejected | None = None
         body: dict[str, object] = {}
@@ -316,7 +344,14 @@ class _IngestRoute:
             body = parse_body(raw)
         except Rejected as exc:
             problem = exc
+        # The token is compared first (in constant time) and only failures are throttled: senders
+        # behind one address (TradingView's, a NAT) keep pushing while a guesser there is held.
         if not token_matches(token, offered_tokens(request.headers, request.query, body)):
+            wait = self._auth_failures.wait(client, _ticks(now))
+            if wait > 0:
+                raise Rejected.too_many(
+                    "too many failed token attempts from this address", wait / _TICKS_PER_SECOND
+                )
             self._auth_failures.record(client, _ticks(now))
             log.warning("ingest: missing or wrong token from %s", client)
             raise Rejected(401, "missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
@@ -356,7 +391,13 @@ class _IngestRoute:
 
 
 def add_ingest_routes(
-    app: web.Application, config: IngestConfig, accept: Accept, clock: WallClock
+    app: web.Application,
+    config: IngestConfig,
+    accept: Accept,
+    clock: WallClock,
+    *,
+    body_timeout: float = BODY_TIMEOUT,
 ) -> None:
     """Register `POST /ingest/{metric}` on `app`, handing each valid push to `accept`."""
-    app.router.add_post("/ingest/{metric}", _IngestRoute(config, accept, clock).handle)
+    route = _IngestRoute(config, accept, clock, body_timeout)
+    app.router.add_post("/ingest/{metric}", route.handle)

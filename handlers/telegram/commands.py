@@ -13,6 +13,7 @@ from telegram import (
     InlineKeyboardMarkup,
     LinkPreviewOptions,
     Message,
+    MessageEntity,
     Update,
 )
 from telegram.constants import ParseMode
@@ -28,6 +29,7 @@ from telegram.ext import (
 
 from bot.commands import BY_NAME, COMMANDS, Caller, CommandError, CommandService, RuleInfo
 from bot.model.destinations import Destination
+from bot.model.text import strip_invisible
 from handlers.telegram.authority import (
     AdminCache,
     AuthorityUnavailable,
@@ -125,15 +127,21 @@ class ChatCommands:
         message = update.effective_message
         if message is None or not message.text:
             return
-        words = message.text.split()
-        name = words[0][1:].split("@", 1)[0].lower()
+        parsed = parse_command(message)
+        if parsed is None:
+            return
+        name, args = parsed
         origin = message_origin(message)
-        reply = await self._answer(name, origin, words[1:])
+        reply = await self._answer(name, origin, args)
         await self.send(origin, reply)
 
     async def _answer(self, name: str, origin: Origin, args: list[str]) -> Reply:
+        answer = self._answers.get(name)
+        if answer is None:
+            # PTB matched the entity, so this cannot happen; still never a KeyError.
+            return Reply(f"Unknown command /{escape(name[:40])}. /help lists what I understand.")
         try:
-            return await self._answers[name](origin, args)
+            return await answer(origin, args)
         except AuthorityUnavailable as exc:
             log.warning("could not read the admins of chat %d: %s", origin.chat_id, exc)
             return Reply(escape(_UNAVAILABLE))
@@ -144,7 +152,8 @@ class ChatCommands:
         message = update.effective_message
         if message is None or not message.text:
             return
-        command = message.text.split()[0]
+        parsed = parse_command(message)
+        command = f"/{parsed[0]}" if parsed is not None else message.text.split()[0]
         text = f"Unknown command {escape(command[:40])}. /help lists what I understand."
         await self.send(message_origin(message), Reply(text))
 
@@ -294,6 +303,27 @@ class ChatCommands:
                 # A chat that kicked or blocked the bot cannot be answered; nothing else to do.
                 log.warning("could not answer in Telegram chat %d: %s", origin.chat_id, exc)
                 return
+
+
+def parse_command(message: Message) -> tuple[str, list[str]] | None:
+    """Return the command name and its arguments, read from the message's `bot_command` entity.
+
+    Telegram's entity covers `/name` or `/name@bot` only, so whatever follows it (a zero-width
+    space glued to the name, say) is argument text, never part of the name. Invisible format
+    characters (Unicode Cf: zero-width spaces and joiners, word joiners, byte-order marks,
+    direction marks, soft hyphens) are stripped from the arguments deliberately: they come with
+    copy-paste and the reader cannot see them. Returns None without a leading command entity.
+    """
+    text = message.text
+    entity = message.entities[0] if message.entities else None
+    if not text or entity is None or entity.type != MessageEntity.BOT_COMMAND or entity.offset:
+        return None
+    # Entity offsets count UTF-16 code units, as Telegram does.
+    units = text.encode("utf-16-le")
+    command = units[: entity.length * 2].decode("utf-16-le", "replace")
+    rest = units[entity.length * 2 :].decode("utf-16-le", "replace")
+    name = command[1:].split("@", 1)[0].lower()
+    return name, strip_invisible(rest).split()
 
 
 async def _toast(query: CallbackQuery, text: str) -> None:

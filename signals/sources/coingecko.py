@@ -64,6 +64,10 @@ ALTBTC_DAYS = 200
 _CLOSE_WINDOW_END = time(1, 0)
 # Daily readings re-sent on every refresh, so one whose storing failed goes out again.
 _RESEND_DAYS = 5
+# A 429 without Retry-After holds every call this long: CoinGecko counts calls per minute.
+RATE_LIMIT_HOLD = 60.0
+# Coins named in one summary line; the rest are counted.
+_NAMED = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,16 +96,33 @@ class CoinGeckoClient:
             DEMO_KEY_CALLS_PER_MINUTE if api_key else KEYLESS_CALLS_PER_MINUTE
         )
         self.pacer = IntervalPacer.per_minute(rate, clock, sleep)
+        self._clock = clock
+        # After a 429 no call goes out before this (clock) time, whichever source asks.
+        self._held_until = float("-inf")
         headers = {KEY_HEADER: api_key} if api_key else {}
-        self._feed = FeedClient(
-            session, PROVIDER, base_url, headers=headers, timeout=timeout, pacer=self.pacer
-        )
+        # Paced here, not in the feed, so a call that waited for its slot still meets the hold.
+        self._feed = FeedClient(session, PROVIDER, base_url, headers=headers, timeout=timeout)
         self._skips = SkipLog(log)
 
     async def _get(self, path: str, params: dict[str, str | int] | None = None) -> Payload:
-        body = Payload(PROVIDER, await self._feed.get_json(path, params))
-        _raise_status_error(body)
+        self._check_hold()
+        await self.pacer.wait()
+        self._check_hold()
+        try:
+            body = Payload(PROVIDER, await self._feed.get_json(path, params))
+            _raise_status_error(body)
+        except RateLimited as exc:
+            # Honour Retry-After for every source sharing this client, not only the one refused.
+            wait = RATE_LIMIT_HOLD if exc.retry_after is None else exc.retry_after
+            self._held_until = max(self._held_until, self._clock() + wait)
+            raise RateLimited(PROVIDER, wait) from None
         return body
+
+    def _check_hold(self) -> None:
+        """Raise `RateLimited` without a call while a 429's Retry-After has not passed."""
+        wait = self._held_until - self._clock()
+        if wait > 0:
+            raise RateLimited(PROVIDER, wait)
 
     async def global_totals(self) -> MarketTotals:
         """Return the market's total cap and BTC and ETH shares from `/global`."""
@@ -124,10 +145,18 @@ class CoinGeckoClient:
         if body.length() == 0:
             raise body.fail("empty ranking")
         coins = []
+        skipped: list[str] = []
         for entry in body.items():
-            coin = self._market_coin(entry)
+            coin = self._market_coin(entry, skipped)
             if coin is not None:
                 coins.append(coin)
+        if skipped:
+            # One line for the lot: a degraded ranking can lack prices for dozens of coins.
+            log.warning(
+                "coingecko: skipped %s in /coins/markets (no rank, or no positive price or cap): %s",
+                _coins(len(skipped)),
+                _named(skipped),
+            )
         return tuple(coins)
 
     async def category_members(self, category: str, per_page: int = PAGE_SIZE) -> frozenset[str]:
@@ -174,7 +203,7 @@ class CoinGeckoClient:
         # A day without volume is common for thin coins and not worth a log line each.
         return {day: float(v) for day, v in points if is_number(v) and v >= 0}
 
-    def _market_coin(self, entry: Payload) -> MarketCoin | None:
+    def _market_coin(self, entry: Payload, skipped: list[str]) -> MarketCoin | None:
         coin_id = entry["id"].text()
         rank, price, cap = (
             entry.get("market_cap_rank"),
@@ -182,12 +211,9 @@ class CoinGeckoClient:
             entry.get("market_cap"),
         )
         if rank is None or price is None or cap is None or price.number() <= 0 or cap.number() <= 0:
-            self._skips.skip(
-                f"markets:{coin_id}",
-                "coingecko: skipped %s in /coins/markets: rank %r, price %r, cap %r",
-                coin_id,
-                *(None if p is None else p.value for p in (rank, price, cap)),
-            )
+            if self._skips.first(f"markets:{coin_id}"):
+                shown = (None if p is None else p.value for p in (rank, price, cap))
+                skipped.append("{} (rank {!r}, price {!r}, cap {!r})".format(coin_id, *shown))
             return None
         volume = entry.get("total_volume")
         return MarketCoin(
@@ -442,26 +468,49 @@ class CoinGeckoMarkets:
         )
         fetched: dict[str, dict[date, float]] = {}
         oldest_volume = window(today)[0]
-        for done, coin in enumerate(coins, start=1):
-            try:
-                daily = await self._client.daily_history(coin, self._backfill_days)
-            except (BadPayload, HttpRefused) as exc:
-                # One coin the provider cannot serve costs the index one coin, not the refresh.
-                log.warning("asi back-fill: no history for %s: %s", coin, exc.message)
-                self._attempted[coin] = today
-                continue
-            self._attempted[coin] = today
-            closes = dict(daily.closes)
-            # Saved at once, so a back-fill cut short by an error resumes where it stopped.
-            await self._history.save_closes(coin, closes)
-            self._fetched_volumes[coin] = {
-                day: volume for day, volume in daily.volumes.items() if day >= oldest_volume
-            }
-            self._first_close[coin] = min(closes, default=today)
-            fetched[coin] = closes
-            if done % 10 == 0 or done == len(coins):
-                log.info("asi back-fill: %d/%d coins done", done, len(coins))
+        missing: list[str] = []
+        try:
+            for done, coin in enumerate(coins, start=1):
+                await self._backfill_one(coin, today, oldest_volume, fetched, missing)
+                if done % 10 == 0 or done == len(coins):
+                    log.info("asi back-fill: %d/%d coins done", done, len(coins))
+        finally:
+            if len(missing) > 1:
+                # The episode's end: the coins after the first were counted, not logged one by one.
+                log.warning(
+                    "asi back-fill: no history for %s of %d: %s",
+                    _coins(len(missing)),
+                    len(coins),
+                    _named(missing),
+                )
         return fetched
+
+    async def _backfill_one(
+        self,
+        coin: str,
+        today: date,
+        oldest_volume: date,
+        fetched: dict[str, dict[date, float]],
+        missing: list[str],
+    ) -> None:
+        try:
+            daily = await self._client.daily_history(coin, self._backfill_days)
+        except (BadPayload, HttpRefused) as exc:
+            # One coin the provider cannot serve costs the index one coin, not the refresh.
+            if not missing:
+                log.warning("asi back-fill: no history for %s: %s", coin, exc.message)
+            missing.append(coin)
+            self._attempted[coin] = today
+            return
+        self._attempted[coin] = today
+        closes = dict(daily.closes)
+        # Saved at once, so a back-fill cut short by an error resumes where it stopped.
+        await self._history.save_closes(coin, closes)
+        self._fetched_volumes[coin] = {
+            day: volume for day, volume in daily.volumes.items() if day >= oldest_volume
+        }
+        self._first_close[coin] = min(closes, default=today)
+        fetched[coin] = closes
 
     async def _category_members(self, now: datetime) -> frozenset[str]:
         due = self._categories_due
@@ -503,6 +552,15 @@ def _references_in(
         value = found.get(coin)
         result[coin] = None if value is None or pd.isna(value) else float(value)
     return result
+
+
+def _coins(count: int) -> str:
+    return f"{count} coin" if count == 1 else f"{count} coins"
+
+
+def _named(items: Sequence[str]) -> str:
+    shown = ", ".join(items[:_NAMED])
+    return shown if len(items) <= _NAMED else f"{shown} and {len(items) - _NAMED} more"
 
 
 def _stale(notice: Stale) -> FetchResult:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from signals.catalog import DAILY, INTRADAY, BuildContext, MetricInfo, SourceSpec, setting_names
+from signals.catalog import (
+    DAILY,
+    INDEX,
+    INTRADAY,
+    RATIO,
+    BuildContext,
+    MetricInfo,
+    SourceSpec,
+    setting_names,
+)
 
 if TYPE_CHECKING:
     from pydantic import SecretStr
@@ -27,7 +36,7 @@ class MarketsMetric(StrEnum):
 
 
 METRICS = (
-    MetricInfo(MarketsMetric.ASI, "Altcoin Season Index", "", 0, INTRADAY, 4.0),
+    MetricInfo(MarketsMetric.ASI, "Altcoin Season Index", "", 0, INTRADAY, 4.0, valid_range=INDEX),
     MetricInfo(
         MarketsMetric.ALT_VOLUME_RATIO,
         "Altcoin volume vs 30-day mean",
@@ -36,6 +45,7 @@ METRICS = (
         INTRADAY,
         0.1,
         reads=(ALT_RANKING,),
+        valid_range=RATIO,
     ),
     MetricInfo(
         MarketsMetric.ALTBTC_MACD,
@@ -47,7 +57,14 @@ METRICS = (
         reads=(ALT_RANKING,),
     ),
     MetricInfo(
-        MarketsMetric.ALTBTC_RSI, "Alt/BTC RSI(14)", "", 1, DAILY, 2.0, reads=(ALT_RANKING,)
+        MarketsMetric.ALTBTC_RSI,
+        "Alt/BTC RSI(14)",
+        "",
+        1,
+        DAILY,
+        2.0,
+        reads=(ALT_RANKING,),
+        valid_range=INDEX,
     ),
 )
 

@@ -8,10 +8,13 @@ from typing import TYPE_CHECKING, Protocol
 from signals.catalog import (
     DAILY,
     INTRADAY,
+    LEVEL,
+    USD_AMOUNT,
     BadSettings,
     BuildContext,
     MetricInfo,
     SourceSpec,
+    ValidRange,
     setting_names,
 )
 
@@ -31,7 +34,7 @@ class ExchangeMetric(StrEnum):
 
 
 METRICS = (
-    MetricInfo(ExchangeMetric.ETH_BTC, "ETH/BTC", "", 5, INTRADAY, 0.005, True),
+    MetricInfo(ExchangeMetric.ETH_BTC, "ETH/BTC", "", 5, INTRADAY, 0.005, True, valid_range=LEVEL),
     MetricInfo(
         ExchangeMetric.ETH_BTC_VS_SMA50,
         "ETH/BTC close vs its 50-day average",
@@ -40,10 +43,38 @@ METRICS = (
         DAILY,
         0.25,
         reads=(ExchangeMetric.ETH_BTC,),
+        valid_range=ValidRange(-100, 1000, kind="a percentage difference"),
     ),
-    MetricInfo(ExchangeMetric.BTC_USD, "Bitcoin price", "USD", 0, INTRADAY, 0.01, True),
-    MetricInfo(ExchangeMetric.ETH_USD, "Ether price", "USD", 2, INTRADAY, 0.01, True),
-    MetricInfo(ExchangeMetric.SOL_USD, "Solana price", "USD", 2, INTRADAY, 0.01, True),
+    MetricInfo(
+        ExchangeMetric.BTC_USD,
+        "Bitcoin price",
+        "USD",
+        0,
+        INTRADAY,
+        0.01,
+        True,
+        valid_range=USD_AMOUNT,
+    ),
+    MetricInfo(
+        ExchangeMetric.ETH_USD,
+        "Ether price",
+        "USD",
+        2,
+        INTRADAY,
+        0.01,
+        True,
+        valid_range=USD_AMOUNT,
+    ),
+    MetricInfo(
+        ExchangeMetric.SOL_USD,
+        "Solana price",
+        "USD",
+        2,
+        INTRADAY,
+        0.01,
+        True,
+        valid_range=USD_AMOUNT,
+    ),
 )
 
 

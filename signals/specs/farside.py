@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from signals.catalog import TRADING_DAY, BuildContext, MetricInfo, SourceSpec, setting_names
+from signals.catalog import COUNT, TRADING_DAY, BuildContext, MetricInfo, SourceSpec, setting_names
 
 if TYPE_CHECKING:
     from signals.types import Source
@@ -30,6 +30,7 @@ METRICS = (
         TRADING_DAY,
         1.0,
         reads=(FarsideMetric.BTC_ETF_FLOW,),
+        valid_range=COUNT,
     ),
 )
 

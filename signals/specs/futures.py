@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol, cast
 
-from signals.catalog import INTRADAY, BuildContext, MetricInfo, SourceSpec, setting_names
+from signals.catalog import INTRADAY, LEVEL, BuildContext, MetricInfo, SourceSpec, setting_names
 from signals.specs.coingecko import ALT_RANKING
 
 if TYPE_CHECKING:
@@ -20,7 +20,15 @@ class FuturesMetric(StrEnum):
 
 
 METRICS = (
-    MetricInfo(FuturesMetric.ALT_LONG_SHORT, "Altcoin long/short ratio", "", 3, INTRADAY, 0.05),
+    MetricInfo(
+        FuturesMetric.ALT_LONG_SHORT,
+        "Altcoin long/short ratio",
+        "",
+        3,
+        INTRADAY,
+        0.05,
+        valid_range=LEVEL,
+    ),
 )
 
 

@@ -6,7 +6,15 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from signals.catalog import INTRADAY, BuildContext, MetricInfo, SourceSpec, setting_names
+from signals.catalog import (
+    INTRADAY,
+    PERCENT,
+    USD_AMOUNT,
+    BuildContext,
+    MetricInfo,
+    SourceSpec,
+    setting_names,
+)
 from signals.specs import coingecko
 
 if TYPE_CHECKING:
@@ -22,10 +30,28 @@ class GlobalMetric(StrEnum):
 
 
 METRICS = (
-    MetricInfo(GlobalMetric.BTC_DOMINANCE, "Bitcoin dominance", "%", 2, INTRADAY, 0.25),
-    MetricInfo(GlobalMetric.TOTAL2, "Crypto market cap ex BTC", "USD", 0, INTRADAY, 0.01, True),
     MetricInfo(
-        GlobalMetric.TOTAL3, "Crypto market cap ex BTC and ETH", "USD", 0, INTRADAY, 0.01, True
+        GlobalMetric.BTC_DOMINANCE, "Bitcoin dominance", "%", 2, INTRADAY, 0.25, valid_range=PERCENT
+    ),
+    MetricInfo(
+        GlobalMetric.TOTAL2,
+        "Crypto market cap ex BTC",
+        "USD",
+        0,
+        INTRADAY,
+        0.01,
+        True,
+        valid_range=USD_AMOUNT,
+    ),
+    MetricInfo(
+        GlobalMetric.TOTAL3,
+        "Crypto market cap ex BTC and ETH",
+        "USD",
+        0,
+        INTRADAY,
+        0.01,
+        True,
+        valid_range=USD_AMOUNT,
     ),
 )
 

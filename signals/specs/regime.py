@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from signals.catalog import INTRADAY, MetricInfo, SourceSpec
+from signals.catalog import INTRADAY, MetricInfo, SourceSpec, ValidRange
 from signals.specs.coingecko import MarketsMetric
 from signals.specs.exchange import ExchangeMetric
 from signals.specs.fred import FredMetric
@@ -39,6 +39,7 @@ METRICS = (
             MarketsMetric.ALTBTC_MACD,
             FredMetric.NET_LIQUIDITY_4W,
         ),
+        valid_range=ValidRange(0, 6, kind="a score"),
     ),
 )
 

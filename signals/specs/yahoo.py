@@ -5,7 +5,15 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from signals.catalog import SESSION, BuildContext, MetricInfo, SourceSpec, setting_names
+from signals.catalog import (
+    COUNT,
+    LEVEL,
+    SESSION,
+    BuildContext,
+    MetricInfo,
+    SourceSpec,
+    setting_names,
+)
 
 if TYPE_CHECKING:
     from signals.types import Source
@@ -21,7 +29,9 @@ class YahooMetric(StrEnum):
 
 
 METRICS = (
-    MetricInfo(YahooMetric.RUT, "Russell 2000 close", "", 2, SESSION, 0.005, True),
+    MetricInfo(
+        YahooMetric.RUT, "Russell 2000 close", "", 2, SESSION, 0.005, True, valid_range=LEVEL
+    ),
     MetricInfo(
         YahooMetric.RUT_SPX_STREAK,
         "Russell 2000 beat S&P 500 streak",
@@ -30,6 +40,7 @@ METRICS = (
         SESSION,
         1.0,
         reads=(YahooMetric.RUT,),
+        valid_range=COUNT,
     ),
     MetricInfo(
         YahooMetric.RUT_SESSIONS_SINCE_HIGH,
@@ -39,6 +50,7 @@ METRICS = (
         SESSION,
         0.0,
         reads=(YahooMetric.RUT,),
+        valid_range=COUNT,
     ),
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import sys
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -234,4 +235,42 @@ async def test_bad_input_gets_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     assert code == 2
     assert err.strip().splitlines() == [
         "risk-on-radar: invalid POLL_SECONDS: Input should be greater than 0"
+    ]
+
+
+async def test_a_database_that_cannot_be_opened_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    from tests.bot.conftest import PG_URL, reset_postgres
+
+    await reset_postgres()  # skips when no PostgreSQL runs here
+    server = PG_URL.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    missing = f"postgresql://postgres:s3cret-pw@{server}/radar_no_such_database"
+    closed = "postgresql://postgres:s3cret-pw@127.0.0.1:1/radar"
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    expected = {
+        missing: f"risk-on-radar: cannot open the database postgresql://postgres:***@{server}/"
+        'radar_no_such_database: database "radar_no_such_database" does not exist',
+        closed: "risk-on-radar: cannot open the database postgresql://postgres:***@127.0.0.1:1/"
+        "radar: [Errno 111] Connect call failed ('127.0.0.1', 1)",
+        f"sqlite:///{not_a_dir}/radar.db": "risk-on-radar: cannot open the database "
+        f"sqlite:///{not_a_dir}/radar.db: cannot create its directory: "
+        f"[Errno 17] File exists: '{not_a_dir}'",
+    }
+    for url, line in expected.items():
+        code, out, err = await cli(cli_env(tmp_path, DATABASE_URL=url), tmp_path, "run")
+        assert (code, out, err.splitlines()) == (1, "", [line])
+        assert "s3cret-pw" not in err
+
+
+async def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = cli_env(tmp_path, HOST="127.0.0.1", PORT=str(port), POLL_SECONDS="3600")
+        code, out, err = await cli(env, tmp_path, "run")
+    assert (code, out) == (1, "")
+    assert err.splitlines() == [
+        f"risk-on-radar: PORT {port} is already in use on 127.0.0.1: Address already in use; "
+        "stop the other server or set PORT"
     ]

@@ -14,6 +14,7 @@ import json
 import math
 import re
 import time
+import unicodedata
 from collections import Counter, defaultdict, deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -244,7 +245,24 @@ def _entity_text(name: str) -> str:
     return _ENTITY_TEXT[name]
 
 
-_COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?(?=$|\s)")
+_COMMAND = re.compile(r"^/[A-Za-z0-9_]{1,64}(?:@[A-Za-z0-9_]{3,32}(?![A-Za-z0-9_]))?")
+
+
+def leading_command(text: str) -> str | None:
+    """Return the `/name` or `/name@bot` Telegram marks as a bot_command at the start of `text`.
+
+    As Telegram (tdlib's match_bot_commands) does it: the command is ASCII letters, digits and
+    `_`; it counts unless the character after it is a word character (a letter or a digit of any
+    script, `_`) or one of `/<>`. A zero-width space or a soft hyphen after `/help` therefore
+    ends the command, and the entity covers `/help` alone.
+    """
+    match = _COMMAND.match(text)
+    if match is None:
+        return None
+    after = text[match.end() : match.end() + 1]
+    if after and (after in "_/<>" or unicodedata.category(after)[0] in "LN"):
+        return None
+    return match.group(0)
 
 
 @dataclass(slots=True)
@@ -545,10 +563,10 @@ class TelegramApiFake:
             message["sender_chat"] = sender_chat
         if text is not None:
             message["text"] = text
-            command = _COMMAND.match(text)
+            command = leading_command(text)
             if command:
                 message["entities"] = [
-                    {"offset": 0, "length": utf16_len(command.group(0)), "type": "bot_command"}
+                    {"offset": 0, "length": utf16_len(command), "type": "bot_command"}
                 ]
         return message
 

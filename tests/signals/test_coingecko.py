@@ -15,7 +15,7 @@ from signals.history import InMemoryPriceHistory
 from signals.indicators import macd, rsi
 from signals.sources.coingecko import CoinGeckoClient, CoinGeckoMarkets
 from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceUnavailable, Stale
-from tests.fakes.feeds import FeedServer, Reply, cg_coin, cg_daily_prices
+from tests.fakes.feeds import FeedServer, Reply, cg_coin, cg_daily_prices, cg_global
 from tests.signals import scenario
 from tests.signals.conftest import FakeTime
 
@@ -175,6 +175,66 @@ async def test_a_coin_the_provider_cannot_serve_costs_one_coin_not_the_refresh(
     assert len(feeds.seen) - before == 1  # not asked again the same day
 
 
+async def test_history_missing_for_every_coin_logs_two_lines_not_one_per_coin(
+    feeds: FeedServer,
+    client: CoinGeckoClient,
+    store: InMemoryPriceHistory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    feeds.charts.clear()  # every market_chart answers 404
+    source = CoinGeckoMarkets(client, store)
+    with caplog.at_level(logging.WARNING, "signals.sources.coingecko"):
+        result = await source.fetch(scenario.NOW)
+        await source.fetch(scenario.NOW + timedelta(minutes=1))
+    assert values(result) == []
+    # Once when the episode starts, once when the back-fill ends; the second refresh asks nobody.
+    assert [r.getMessage() for r in caplog.records] == [
+        "asi back-fill: no history for bitcoin: HTTP 404 for /coins/bitcoin/market_chart",
+        "asi back-fill: no history for 51 coins of 51: bitcoin, alt01, alt02, alt03, alt04 "
+        "and 46 more",
+    ]
+
+
+async def test_retry_after_holds_every_call_of_the_client_until_it_has_passed(
+    feeds: FeedServer, client: CoinGeckoClient, store: InMemoryPriceHistory, fake_time: FakeTime
+) -> None:
+    feeds.coingecko_global = cg_global(2.5e12, 57.5, 12.0, scenario.NOW)
+    feeds.queue(MARKETS, Reply(429, {}, headers={"Retry-After": "30"}))
+    with pytest.raises(RateLimited) as caught:
+        await client.markets()
+    assert caught.value.retry_after == 30.0
+    asked = len(feeds.seen)
+
+    # Another source on the same client (dominance asks /global) is refused without a call.
+    fake_time.now += 6
+    with pytest.raises(RateLimited) as held:
+        await client.global_totals()
+    assert held.value.retry_after == pytest.approx(24.0)
+    fake_time.now += 12
+    with pytest.raises(RateLimited):
+        await client.markets()
+    assert len(feeds.seen) == asked
+
+    fake_time.now += 12
+    assert (await client.global_totals()).btc_percent == 57.5
+    assert len(await client.markets()) > 50
+    assert len(feeds.seen) == asked + 2
+
+
+async def test_a_429_without_retry_after_holds_the_client_a_minute(
+    feeds: FeedServer, client: CoinGeckoClient, fake_time: FakeTime
+) -> None:
+    feeds.queue(MARKETS, Reply(429, {}))
+    with pytest.raises(RateLimited) as caught:
+        await client.markets()
+    assert caught.value.retry_after == 60.0
+    fake_time.now += 59
+    with pytest.raises(RateLimited):
+        await client.markets()
+    fake_time.now += 1
+    assert len(await client.markets()) > 50
+
+
 async def test_too_few_coins_with_history_is_stale_with_the_reason(
     feeds: FeedServer, client: CoinGeckoClient, store: InMemoryPriceHistory
 ) -> None:
@@ -190,7 +250,7 @@ async def test_too_few_coins_with_history_is_stale_with_the_reason(
 
 
 async def test_rate_limit_mid_back_fill_raises_and_the_next_refresh_resumes(
-    feeds: FeedServer, client: CoinGeckoClient, store: InMemoryPriceHistory
+    feeds: FeedServer, client: CoinGeckoClient, store: InMemoryPriceHistory, fake_time: FakeTime
 ) -> None:
     feeds.queue(chart(scenario.alt(10)), Reply(429, {}, headers={"Retry-After": "60"}))
     source = CoinGeckoMarkets(client, store)
@@ -200,6 +260,7 @@ async def test_rate_limit_mid_back_fill_raises_and_the_next_refresh_resumes(
     saved = chart_calls(feeds)
     assert saved[:10] == ["bitcoin", *(scenario.alt(i) for i in range(1, 10))]
 
+    fake_time.now += 60  # the poller waits out Retry-After
     before = len(chart_calls(feeds))
     result = await source.fetch(scenario.NOW + timedelta(minutes=2))
     assert chart_calls(feeds)[before:] == [scenario.alt(i) for i in range(10, 51)]
@@ -232,8 +293,11 @@ async def test_an_altcoin_priced_zero_or_null_is_skipped_and_logged_once(
     assert "ALT03" not in dict(sample.detail) and "ALT51" in dict(sample.detail)
     assert sample.value == pytest.approx(100 * 19 / 49)
     skipped = [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()]
-    assert len(skipped) == 2
-    assert skipped[0].startswith("coingecko: skipped alt03 in /coins/markets")
+    assert skipped == [
+        "coingecko: skipped 2 coins in /coins/markets (no rank, or no positive price or cap): "
+        "alt03 (rank 5, price 0, cap 200000000000.0), "
+        "alt04 (rank 6, price None, cap 166666666666.66666)"
+    ]
 
 
 async def test_rate_limit_reported_in_the_body_is_rate_limited(

@@ -213,6 +213,76 @@ def test_value_out_of_range_is_named() -> None:
         parse_rule("btc_usd crosses above 1e99")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("btc_dominance >= 123", "btc_dominance is a percentage from 0 to 100; got 123"),
+        ("btc_dominance < -1", "btc_dominance is a percentage from 0 to 100; got -1"),
+        ("asi >= 2b", "asi is an index from 0 to 100; got 2000000000"),
+        ("altbtc_rsi > 101", "altbtc_rsi is an index from 0 to 100; got 101"),
+        ("btc_usd crosses above 0", "btc_usd is an amount in USD above 0; got 0"),
+        ("total3 < -5b", "total3 is an amount in USD above 0; got -5000000000"),
+        ("eth_btc < 0", "eth_btc is a number above 0; got 0"),
+        ("risk_on >= 7", "risk_on is a score from 0 to 6; got 7"),
+        ("rut_spx_streak >= -1", "rut_spx_streak is a count of at least 0; got -1"),
+        ("btc_etf_streak >= -2", "btc_etf_streak is a count of at least 0; got -2"),
+        (
+            "eth_btc_vs_sma50 crosses below -101",
+            "eth_btc_vs_sma50 is a percentage difference from -100 to 1000; got -101",
+        ),
+    ],
+)
+def test_threshold_outside_the_metrics_range_is_refused(text: str, message: str) -> None:
+    with pytest.raises(RuleSyntaxError) as caught:
+        parse_rule(text)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("text", "threshold"),
+    [
+        ("btc_dominance <= 0", 0.0),
+        ("btc_dominance >= 100%", 100.0),
+        ("risk_on >= 6", 6.0),
+        ("eth_btc_vs_sma50 crosses below -5", -5.0),
+        ("altbtc_macd < -0.5", -0.5),
+        ("net_liquidity_4w < -200", -200.0),
+        ("btc_etf_flow < -500", -500.0),
+        ("rut_sessions_since_high >= 0", 0.0),
+    ],
+)
+def test_edges_of_the_range_and_metrics_without_one_parse(text: str, threshold: float) -> None:
+    assert parse_rule(text).threshold == threshold
+
+
+@pytest.mark.parametrize(
+    ("word", "digit"),
+    [
+        ("\u0663", "'٣' (arabic-indic digit three)"),
+        ("\u0665\u0660k", "'٥' (arabic-indic digit five)"),
+        ("\uff15\uff10", "'５' (fullwidth digit five)"),
+        ("\u096b\u0966", "'५' (devanagari digit five)"),
+        ("5\u0660", "'٠' (arabic-indic digit zero)"),
+        ("1e\u0663", "'٣' (arabic-indic digit three)"),
+        ("\U0001d7d3", "'𝟓' (mathematical bold digit five)"),
+    ],
+)
+def test_digits_of_other_scripts_are_refused_naming_the_digit(word: str, digit: str) -> None:
+    # float() and `\d` accept every one of these; a threshold is written in ASCII digits.
+    with pytest.raises(RuleSyntaxError) as caught:
+        parse_number(word)
+    assert str(caught.value) == (
+        f"{word!r} is not a number: {digit} is not an ASCII digit; use the digits 0-9"
+    )
+    with pytest.raises(RuleSyntaxError, match="is not an ASCII digit"):
+        parse_rule(f"asi > {word}")
+
+
+def test_invisible_characters_are_stripped_before_parsing() -> None:
+    text = "\ufeffasi\u200b >=\u2060 5\u00ad0\u200d\u200f"
+    assert parse_rule(text) == RuleSpec("asi", ">=", 50.0)
+
+
 # --- parse_rule: anything at all --------------------------------------------------------------
 
 _METRIC_WORDS = st.one_of(
@@ -261,6 +331,7 @@ def _check_outcome(text: str) -> None:
         assert spec.threshold is not None
         assert math.isfinite(spec.threshold)
         assert abs(spec.threshold) <= 1e15
+        assert METRICS[spec.metric].range_problem(spec.threshold) is None
 
 
 @settings(max_examples=400)
@@ -278,6 +349,11 @@ def test_rule_like_phrases_parse_or_raise_rule_syntax_error(text: str) -> None:
 @given(st.sampled_from(sorted(METRICS)), st.sampled_from(ALL_OPS), st.integers(-(10**12), 10**12))
 def test_well_formed_rules_always_parse(metric: str, op: str, value: int) -> None:
     text = f"{metric} {op}" if op == "new high" else f"{metric} {op} {value}"
+    if op != "new high" and (problem := METRICS[metric].range_problem(value)) is not None:
+        with pytest.raises(RuleSyntaxError) as caught:
+            parse_rule(text)
+        assert str(caught.value) == problem
+        return
     spec = parse_rule(text)
     assert (spec.metric, spec.op) == (metric, op)
     assert spec.threshold == (None if op == "new high" else float(value))

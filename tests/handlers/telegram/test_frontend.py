@@ -369,3 +369,71 @@ async def test_stop_is_idempotent_and_takes_the_notifier_offline(running: Env) -
     with pytest.raises(TransientDeliveryError):
         await running.frontend.notifier.send(Destination("telegram", str(USER)), ALERT)
     assert len(running.fake.messages(USER)) == 1
+
+
+INVISIBLE = ["\u200b", "\u2060", "\ufeff", "\u200f", "\u00ad", "\u200d"]
+
+
+@pytest.mark.parametrize("mark", INVISIBLE, ids=lambda c: f"U+{ord(c):04X}")
+async def test_an_invisible_character_after_a_command_is_not_part_of_its_name(
+    running: Env, mark: str
+) -> None:
+    running.fake.set_admins(GROUP, ADMIN)
+    # Telegram's bot_command entity covers `/help` only; the rest is argument text.
+    running.fake.private_message(USER, f"/help{mark}")
+    running.fake.group_message(GROUP, ADMIN, f"/help@radar_test_bot{mark}", supergroup=True)
+    running.fake.private_message(USER, f"/status{mark}btc_dominance")
+
+    help_dm, status = await running.fake.wait_for_messages(USER, 2)
+    (help_group,) = await running.fake.wait_for_messages(GROUP, 1)
+
+    assert help_dm.plain.startswith("Commands")
+    assert help_group.plain.startswith("Commands")
+    assert "Bitcoin dominance" in status.plain
+    assert running.frontend.commands.failures == 0
+
+
+async def test_invisible_characters_in_arguments_are_stripped(running: Env) -> None:
+    running.fake.private_message(USER, "/alert asi\u200b >\u2060 5\u00ad0\ufeff")
+    running.fake.private_message(USER, "/mute \u200f2h")
+    added, muted = await running.fake.wait_for_messages(USER, 2)
+
+    assert added.plain.startswith("Added alert ")
+    assert "asi > 50" in added.plain
+    assert muted.plain.startswith("Alerts here are muted until 2026-01-05 14:00 UTC")
+    assert running.frontend.commands.failures == 0
+
+
+async def test_foreign_digits_and_out_of_range_thresholds_get_one_line_and_change_nothing(
+    running: Env,
+) -> None:
+    texts = (
+        "/alert btc_dominance >= 123",
+        "/alert asi >= 2b",
+        "/alert btc_usd > 0",
+        "/alert asi > \u0663\u0660",  # Arabic-Indic 30
+        "/alert asi > \uff13\uff10",  # full-width 30
+        "/mute \u0969h",  # Devanagari 3
+        "/history \u0663",
+    )
+    for text in texts:
+        running.fake.private_message(USER, text)
+    replies = await running.fake.wait_for_messages(USER, len(texts))
+
+    assert [r.plain for r in replies] == [
+        "btc_dominance is a percentage from 0 to 100; got 123. Usage: /alert <metric> <op> <value>",
+        "asi is an index from 0 to 100; got 2000000000. Usage: /alert <metric> <op> <value>",
+        "btc_usd is an amount in USD above 0; got 0. Usage: /alert <metric> <op> <value>",
+        "'٣٠' is not a number: '٣' (arabic-indic digit three) is not an ASCII digit; "
+        "use the digits 0-9. Usage: /alert <metric> <op> <value>",
+        "'３０' is not a number: '３' (fullwidth digit three) is not an ASCII digit; "
+        "use the digits 0-9. Usage: /alert <metric> <op> <value>",
+        "'३h' is not a duration: '३' (devanagari digit three) is not an ASCII digit; "
+        "use the digits 0-9, e.g. 30m, 2h, 1d or 1w",
+        "'٣' is not a count: '٣' (arabic-indic digit three) is not an ASCII digit; "
+        "use the digits 0-9. Usage: /history [n], n from 1 to 50",
+    ]
+    destination = await running.store.destination(f"telegram:{USER}")
+    assert destination is None or (destination.rule_ids == () and destination.muted_until is None)
+    assert await running.store.custom_rule_rows() == []
+    assert running.frontend.commands.failures == 0
