@@ -111,6 +111,7 @@ class Dispatcher:
         # Each sender waits for its own answer to be committed before it takes another row, so
         # at any moment at most one answered-but-unrecorded send per slot could be repeated.
         self._recorded: dict[int, asyncio.Future[None]] = {}
+        self._answers = asyncio.Event()
         self._outage_since: datetime | None = None
         self._outage_failures = 0
         # Per scheme, why delivery is failing: log once when it starts and once when it ends,
@@ -150,6 +151,7 @@ class Dispatcher:
         self._running = True
         for lane in list(self._lanes.values()):
             self._start_lane(lane)
+        recorder = asyncio.create_task(self._record_loop(), name="dispatch-recorder")
         try:
             await self._release_stale_claims()
             while not self._stopping.is_set():
@@ -163,6 +165,8 @@ class Dispatcher:
                     ok = False
                 await self._pause(self._idle_poll if ok else self._outage_delay())
         finally:
+            recorder.cancel()
+            await asyncio.gather(recorder, return_exceptions=True)
             await self._shut_down()
 
     async def stop(self) -> None:
@@ -184,17 +188,33 @@ class Dispatcher:
         if released:
             log.info("released %d deliveries claimed by an earlier run", released)
 
+    async def _record_loop(self) -> None:
+        """Commit answers as they come back, in groups, beside the claims (its own connection)."""
+        while True:
+            await self._answers.wait()
+            self._answers.clear()
+            try:
+                await self._record_answered()
+            except StoreUnavailable as exc:
+                self._database_failed(exc)
+                await asyncio.sleep(self._outage_delay())
+                self._answers.set()
+            except Exception:
+                log.exception("recording delivery outcomes failed; retrying")
+                await asyncio.sleep(self._outage_delay())
+                self._answers.set()
+
     async def _step(self) -> bool:
-        """Record what came back, then claim for every lane with room; False if the database failed."""
+        """Claim for every lane with room; False if the database failed."""
         try:
-            await self._record_answered()
             # A copy: a front-end that starts meanwhile adds its lane.
             for scheme, lane in list(self._lanes.items()):
                 room = lane.room()
                 if room <= 0 or self._stopping.is_set():
                     continue
-                # Answers that came back meanwhile are recorded before any new read.
-                await self._record_answered()
+                if self._answered:
+                    # Let the recorder take the connection first (SQLite has only one).
+                    await asyncio.sleep(0)
                 claimed = await self._store.claim(
                     self.name, [scheme], room, self._clock(), self._lease, self._held
                 )
@@ -304,6 +324,7 @@ class Dispatcher:
             recorded = asyncio.get_running_loop().create_future()
             self._recorded[row.item.id] = recorded
             self._answered.append(Outcome(row.item, result, self._clock()))
+            self._answers.set()
             self._wake.set()
             self._report(row.item, result)
             await recorded

@@ -254,25 +254,29 @@ def _due_heads(now: datetime, schemes: Sequence[str], *, claimed_too: bool = Fal
         for scheme in schemes
     ]
     # Only a destination's oldest pending row decides: rows behind one that waits out a retry,
-    # or one that another worker is sending, must wait too, or order breaks.
-    heads = (
-        select(func.min(outbox.c.id).label("head_id"))
-        .where(outbox.c.status == "pending")
-        .group_by(outbox.c.destination_id)
-        .subquery()
+    # or one that another worker is sending, must wait too, or order breaks. NOT EXISTS over
+    # ix_outbox_pending_destination keeps this cheap however long the backlog: the scan walks
+    # pending rows oldest first and stops at the limit, instead of grouping every pending row.
+    earlier = outbox.alias("earlier")
+    older_pending = (
+        select(literal(1))
+        .where(
+            earlier.c.destination_id == outbox.c.destination_id,
+            earlier.c.status == "pending",
+            earlier.c.id < outbox.c.id,
+        )
+        .exists()
     )
     return (
         select(outbox.c.id)
-        .select_from(
-            heads.join(outbox, outbox.c.id == heads.c.head_id).join(
-                destinations, destinations.c.id == outbox.c.destination_id
-            )
-        )
+        .select_from(outbox.join(destinations, destinations.c.id == outbox.c.destination_id))
         .where(
+            outbox.c.status == "pending",
             outbox.c.next_attempt_at <= now,
             destinations.c.active == true(),
             true() if claimed_too else _unclaimed(now),
             or_(*prefixes) if prefixes else false(),
+            ~older_pending,
         )
         .order_by(outbox.c.id)
     )

@@ -191,6 +191,14 @@ outbox = Table(
         sqlite_where=text("status = 'pending'"),
         postgresql_where=text("status = 'pending'"),
     ),
+    # A destination's pending rows in order: finds its oldest one (the only one that may be sent).
+    Index(
+        "ix_outbox_pending_destination",
+        "destination_id",
+        "id",
+        sqlite_where=text("status = 'pending'"),
+        postgresql_where=text("status = 'pending'"),
+    ),
 )
 
 deliveries = Table(
