@@ -145,7 +145,7 @@ async def measure(url: str, samples: int, drained: bool) -> tuple[list[float], i
                 queued += await store.pending_count() - pending
             if drained or i < 2:
                 await mark_all_sent(store)
-            # The service checkpoints SQLite's write-ahead log in the background between samples.
+            # The maintenance loop checkpoints SQLite's log and analyzes PostgreSQL's outbox meanwhile.
             await store.checkpoint()
         if drained:
             # Leave the last sample's rows pending for the acknowledgement measurement.
