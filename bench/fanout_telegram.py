@@ -53,7 +53,8 @@ from tests.fakes.telegram_api import FakeLimits, SentMessage, TelegramApiFake
 
 LIMIT = 30.0
 MAX_ATTEMPTS = 12
-_EVENT = re.compile(r"^#(\d+)$", re.M)
+# Each alert names a rule of its own, so what arrived can be matched to what was sent.
+_EVENT = re.compile(r"\bbench-(\d+)\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +114,7 @@ def chats(private: int, groups: int) -> list[int]:
 def alert(event_id: int) -> AlertMessage:
     return AlertMessage(
         event_id=event_id,
-        rule_id="altseason",
+        rule_id=f"bench-{event_id}",
         rule_description="Altcoin season: ASI at or above 75",
         state="firing",
         metric="asi",
@@ -197,7 +198,7 @@ async def run_ptb(api_url: str, token: str, plan: dict[int, list[int]], scale: f
             async def send(chat: int, event_id: int) -> None:
                 # A message that still fails is counted as lost when the figures are compared.
                 with contextlib.suppress(TelegramError):
-                    await bot.send_message(chat, f"alert\n#{event_id}")
+                    await bot.send_message(chat, f"alert bench-{event_id}")
 
             await asyncio.gather(
                 *(send(chat, ids[index]) for chat, ids in plan.items() if index < len(ids))
