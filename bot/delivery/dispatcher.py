@@ -212,6 +212,10 @@ class Dispatcher:
                 room = lane.room()
                 if room <= 0 or self._stopping.is_set():
                     continue
+                if room < lane.slots and not lane.queue.empty():
+                    # Claim in batches: the rows still queued keep the slots busy meanwhile, and
+                    # a claim per answer would cost more than the sends.
+                    continue
                 if self._answered:
                     # Let the recorder take the connection first (SQLite has only one).
                     await asyncio.sleep(0)
