@@ -15,9 +15,9 @@ from signals.history import InMemoryPriceHistory
 from signals.indicators import macd, rsi
 from signals.sources.coingecko import CoinGeckoClient, CoinGeckoMarkets
 from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceUnavailable, Stale
+from tests.fakes.clock import FakeTime
 from tests.fakes.feeds import FeedServer, Reply, cg_coin, cg_daily_prices, cg_global
 from tests.signals import scenario
-from tests.signals.conftest import FakeTime
 
 MARKETS = "/api/v3/coins/markets"
 MACD = "altbtc_macd"

@@ -13,8 +13,8 @@ from signals.market import MarketTotals
 from signals.sources.coingecko import CoinGeckoClient
 from signals.sources.coinpaprika import CoinPaprikaClient
 from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceUnavailable, Stale
+from tests.fakes.clock import FakeTime
 from tests.fakes.feeds import FeedServer, Reply, cg_global, paprika_global, paprika_ticker
-from tests.signals.conftest import FakeTime
 
 UPDATED = datetime(2023, 4, 14, 12, 22, 39, tzinfo=UTC)
 NOW = datetime(2023, 4, 14, 12, 25, tzinfo=UTC)

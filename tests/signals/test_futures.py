@@ -12,6 +12,7 @@ import pytest
 from signals.sources.exchange import make_exchange
 from signals.sources.futures import REGION_MESSAGE, AltLongShort, pick_perpetuals
 from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceUnavailable
+from tests.fakes.clock import FakeTime
 from tests.fakes.exchange import BINANCE_451
 from tests.fakes.feeds import Reply
 from tests.fakes.futures import (
@@ -20,7 +21,6 @@ from tests.fakes.futures import (
     FuturesServer,
     contract,
 )
-from tests.signals.conftest import FakeTime
 from timing import SlidingWindowLimiter
 
 # 12:20 UTC: the 12:00 hour is still running, the 11:00 hour is the newest closed one.

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from tests.timing.conftest import FakeTime
+from tests.fakes.clock import FakeTime
 from timing import CellRate, IntervalPacer, SlidingWindow, SlidingWindowLimiter, SlidingWindows
 
 
