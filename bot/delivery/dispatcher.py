@@ -120,16 +120,6 @@ class Dispatcher:
         for notifier in notifiers.values():
             self.add_notifier(notifier)
 
-    @property
-    def unrecorded(self) -> int:
-        """Return how many answered sends wait for their outcome to be committed."""
-        return len(self._answered)
-
-    @property
-    def database_down_since(self) -> datetime | None:
-        """Return when the database stopped answering the dispatcher, or None while it answers."""
-        return self._outage_since
-
     def wake(self) -> None:
         """Look for due rows now rather than at the next poll."""
         self._wake.set()
