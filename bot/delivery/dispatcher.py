@@ -52,8 +52,10 @@ DEFAULT_LEASE = timedelta(seconds=60)
 # A row whose lease is this close to running out is not sent: another worker may take it over.
 # (A quarter of the lease when that is shorter.)
 _LEASE_MARGIN = timedelta(seconds=15)
-# Rows claimed ahead per send slot: enough to keep the slots busy between two claims.
+# Rows claimed ahead per send slot, and at least this many per lane: enough to keep the slots
+# busy between two claims, and a claim per row would cost more than the sends.
 _PREFETCH = 2
+_MIN_BATCH = 32
 
 
 def worker_name() -> str:
@@ -73,7 +75,11 @@ class _Lane:
 
     def room(self) -> int:
         """Return how many more rows to claim for this lane now."""
-        return self.slots * _PREFETCH - self.queue.qsize() - self.busy
+        return self.capacity() - self.queue.qsize() - self.busy
+
+    def capacity(self) -> int:
+        """Return how many rows this lane holds at most: queued plus being sent."""
+        return max(self.slots * _PREFETCH, _MIN_BATCH)
 
 
 class Dispatcher:
@@ -202,7 +208,7 @@ class Dispatcher:
                 room = lane.room()
                 if room <= 0 or self._stopping.is_set():
                     continue
-                if room < lane.slots and not lane.queue.empty():
+                if room < lane.capacity() // 2 and not lane.queue.empty():
                     # Claim in batches: the rows still queued keep the slots busy meanwhile, and
                     # a claim per answer would cost more than the sends.
                     continue

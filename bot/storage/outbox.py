@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import (
+    Connection,
     Select,
     and_,
     bindparam,
@@ -19,7 +20,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.model.delivery import Claimed, Moved, OutboxItem, Outcome, Refused, Retry, Sent
 from bot.model.destinations import Destination
@@ -141,52 +141,37 @@ class OutboxStore(Database):
         """
         if limit <= 0 or not schemes:
             return []
-        candidates = _due_heads(now, schemes).with_only_columns(outbox.c.id)
-        if exclude:
-            candidates = candidates.where(outbox.c.id.not_in(list(exclude)))
+        candidates, take = _claim_statements(tuple(schemes))
         until = now + lease
-        async with self._begin() as conn:
-            ids = list((await conn.execute(candidates.limit(limit))).scalars())
-            if not ids:
+        params = {
+            "now": now,
+            "limit": limit,
+            "held": list(exclude),
+            "worker": worker,
+            "until": until,
+        }
+
+        def claim_rows(conn: Connection) -> list[Claimed]:
+            rows = conn.execute(candidates, params).all()
+            if not rows:
                 return []
-            won = (
-                await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id.in_(ids), outbox.c.status == "pending", _unclaimed(now))
-                    .values(claimed_by=worker, claim_until=until)
-                    .returning(outbox.c.id)
+            won = set(conn.execute(take, {**params, "ids": [r.id for r in rows]}).scalars())
+            return [
+                Claimed(
+                    OutboxItem(
+                        id=row.id,
+                        destination_id=row.destination_id,
+                        destination=Destination.parse(row.address),
+                        attempts=row.attempts,
+                        event=event_from_row(row),
+                    ),
+                    until,
                 )
-            ).scalars()
-            query = (
-                select(
-                    outbox.c.id,
-                    outbox.c.destination_id,
-                    outbox.c.attempts,
-                    destinations.c.address,
-                    *EVENT_COLUMNS,
-                )
-                .select_from(
-                    outbox.join(events, events.c.id == outbox.c.event_id).join(
-                        destinations, destinations.c.id == outbox.c.destination_id
-                    )
-                )
-                .where(outbox.c.id.in_(list(won)))
-                .order_by(outbox.c.id)
-            )
-            rows = (await conn.execute(query)).all()
-        return [
-            Claimed(
-                OutboxItem(
-                    id=row.id,
-                    destination_id=row.destination_id,
-                    destination=Destination.parse(row.address),
-                    attempts=row.attempts,
-                    event=event_from_row(row),
-                ),
-                until,
-            )
-            for row in rows
-        ]
+                for row in rows
+                if row.id in won
+            ]
+
+        return await self._transact(claim_rows)
 
     async def release_claims(
         self, row_ids: Sequence[int] | None = None, worker: str | None = None
@@ -206,46 +191,85 @@ class OutboxStore(Database):
         """Record the outcomes of many sends in one transaction (a group commit)."""
         if not outcomes:
             return
-        sent = [o for o in outcomes if isinstance(o.result, Sent)]
-        async with self._begin() as conn:
+        sent = [
+            {"row_id": o.item.id, "done_at": o.at, "tries": o.item.attempts + 1}
+            for o in outcomes
+            if isinstance(o.result, Sent)
+        ]
+        failed = [o for o in outcomes if not isinstance(o.result, Sent)]
+
+        def write(conn: Connection) -> None:
             if sent:
-                await conn.execute(
-                    update(outbox)
-                    .where(outbox.c.id == bindparam("row_id"))
-                    .values(
-                        status="sent",
-                        sent_at=bindparam("done_at"),
-                        attempts=bindparam("tries"),
-                        claimed_by=None,
-                        claim_until=None,
-                    ),
-                    [
-                        {"row_id": o.item.id, "done_at": o.at, "tries": o.item.attempts + 1}
-                        for o in sent
-                    ],
-                )
-                await conn.execute(
-                    insert(deliveries),
-                    [
-                        {
-                            "destination_id": o.item.destination_id,
-                            "event_id": o.item.event.id,
-                            "sent_at": o.at,
-                        }
-                        for o in sent
-                    ],
-                )
-            for outcome in outcomes:
-                if not isinstance(outcome.result, Sent):
-                    await _record_failure(conn, outcome, worker, max_attempts)
+                # Both only touch rows still pending: recording the same answers twice (a retry
+                # after a commit whose reply was lost) logs no second delivery.
+                conn.execute(_LOG_DELIVERY, sent)
+                conn.execute(_MARK_SENT, sent)
+            for outcome in failed:
+                _record_failure(conn, outcome, worker, max_attempts)
+
+        await self._transact(write)
 
 
-def _unclaimed(now: datetime) -> Any:
+# The hot path of delivery, built once: a statement built per call costs more than SQLite takes
+# to run it.
+_NOW = bindparam("now", type_=UTCDateTime())
+_LOG_DELIVERY = insert(deliveries).from_select(
+    ["destination_id", "event_id", "sent_at"],
+    select(
+        outbox.c.destination_id, outbox.c.event_id, bindparam("done_at", type_=UTCDateTime())
+    ).where(outbox.c.id == bindparam("row_id"), outbox.c.status == "pending"),
+)
+_MARK_SENT = (
+    update(outbox)
+    .where(outbox.c.id == bindparam("row_id"), outbox.c.status == "pending")
+    .values(
+        status="sent",
+        sent_at=bindparam("done_at"),
+        attempts=bindparam("tries"),
+        claimed_by=None,
+        claim_until=None,
+    )
+)
+_CLAIMS: dict[tuple[str, ...], tuple[Select[Any], Any]] = {}
+
+
+def _claim_statements(schemes: tuple[str, ...]) -> tuple[Select[Any], Any]:
+    """Return the candidate query and the claiming UPDATE for `schemes`, built once."""
+    built = _CLAIMS.get(schemes)
+    if built is None:
+        candidates = (
+            _due_heads(_NOW, schemes)
+            .with_only_columns(
+                outbox.c.id,
+                outbox.c.destination_id,
+                outbox.c.attempts,
+                destinations.c.address,
+                *EVENT_COLUMNS,
+            )
+            .join_from(outbox, events, events.c.id == outbox.c.event_id)
+            .where(outbox.c.id.not_in(bindparam("held", expanding=True)))
+            .limit(bindparam("limit"))
+        )
+        take = (
+            update(outbox)
+            .where(
+                outbox.c.id.in_(bindparam("ids", expanding=True)),
+                outbox.c.status == "pending",
+                _unclaimed(_NOW),
+            )
+            .values(claimed_by=bindparam("worker"), claim_until=bindparam("until"))
+            .returning(outbox.c.id)
+        )
+        built = _CLAIMS[schemes] = (candidates, take)
+    return built
+
+
+def _unclaimed(now: Any) -> Any:
     """Return the condition: nobody holds the row, or the holder's lease ran out."""
     return or_(outbox.c.claim_until.is_(None), outbox.c.claim_until <= now)
 
 
-def _due_heads(now: datetime, schemes: Sequence[str], *, claimed_too: bool = False) -> Select[Any]:
+def _due_heads(now: Any, schemes: Sequence[str], *, claimed_too: bool = False) -> Select[Any]:
     """Return the oldest pending row of each destination of `schemes`, if due (and unclaimed)."""
     prefixes = [
         destinations.c.address == "console"
@@ -282,9 +306,7 @@ def _due_heads(now: datetime, schemes: Sequence[str], *, claimed_too: bool = Fal
     )
 
 
-async def _record_failure(
-    conn: AsyncConnection, outcome: Outcome, worker: str, max_attempts: int
-) -> None:
+def _record_failure(conn: Connection, outcome: Outcome, worker: str, max_attempts: int) -> None:
     item, now = outcome.item, outcome.at
     # Only the claim's holder may reschedule a row: if its lease ran out and another worker
     # delivered the row meanwhile, this late failure must not make it pending again.
@@ -293,7 +315,7 @@ async def _record_failure(
         case Retry(delay=delay, error=error):
             attempts = item.attempts + 1
             status: Literal["pending", "dead"] = "dead" if attempts >= max_attempts else "pending"
-            await conn.execute(
+            conn.execute(
                 update(outbox)
                 .where(held)
                 .values(
@@ -306,12 +328,12 @@ async def _record_failure(
                 )
             )
         case Refused(reason=reason):
-            await conn.execute(
+            conn.execute(
                 update(destinations)
                 .where(destinations.c.id == item.destination_id)
                 .values(active=False, deactivated_reason=reason[:500])
             )
-            await conn.execute(
+            conn.execute(
                 update(outbox)
                 .where(
                     outbox.c.destination_id == item.destination_id,
@@ -321,5 +343,5 @@ async def _record_failure(
             )
         case Moved(new=new):
             # The row stays pending, now under the new address, and is sent there next.
-            await conn.execute(update(outbox).where(held).values(claimed_by=None, claim_until=None))
-            await move_destination_rows(conn, item.destination.address, new.address)
+            conn.execute(update(outbox).where(held).values(claimed_by=None, claim_until=None))
+            move_destination_rows(conn, item.destination.address, new.address)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.model.destinations import DestinationInfo
@@ -33,40 +33,32 @@ async def destination_id(
     return int(created.scalar_one())
 
 
-async def move_destination_rows(conn: AsyncConnection, old: str, new: str) -> None:
+def move_destination_rows(conn: Connection, old: str, new: str) -> None:
     """Give destination `old` the address `new`, merging into `new` if it already exists."""
-    old_id = (
-        await conn.execute(select(destinations.c.id).where(destinations.c.address == old))
-    ).scalar()
+    old_id = conn.execute(select(destinations.c.id).where(destinations.c.address == old)).scalar()
     if old_id is None:
         return
-    new_id = (
-        await conn.execute(select(destinations.c.id).where(destinations.c.address == new))
-    ).scalar()
+    new_id = conn.execute(select(destinations.c.id).where(destinations.c.address == new)).scalar()
     if new_id is None:
-        await conn.execute(
-            update(destinations).where(destinations.c.id == old_id).values(address=new)
-        )
-        await conn.execute(
-            update(custom_rules).where(custom_rules.c.owner == old).values(owner=new)
-        )
+        conn.execute(update(destinations).where(destinations.c.id == old_id).values(address=new))
+        conn.execute(update(custom_rules).where(custom_rules.c.owner == old).values(owner=new))
         return
     kept = select(subscriptions.c.rule_id).where(subscriptions.c.destination_id == new_id)
-    await conn.execute(
+    conn.execute(
         update(subscriptions)
         .where(subscriptions.c.destination_id == old_id, subscriptions.c.rule_id.not_in(kept))
         .values(destination_id=new_id)
     )
-    await conn.execute(
+    conn.execute(
         update(outbox).where(outbox.c.destination_id == old_id).values(destination_id=new_id)
     )
-    await conn.execute(
+    conn.execute(
         update(deliveries)
         .where(deliveries.c.destination_id == old_id)
         .values(destination_id=new_id)
     )
-    await conn.execute(update(custom_rules).where(custom_rules.c.owner == old).values(owner=new))
-    await conn.execute(delete(destinations).where(destinations.c.id == old_id))
+    conn.execute(update(custom_rules).where(custom_rules.c.owner == old).values(owner=new))
+    conn.execute(delete(destinations).where(destinations.c.id == old_id))
 
 
 class SubscriptionsStore(Database):
@@ -191,5 +183,4 @@ class SubscriptionsStore(Database):
 
     async def move_destination(self, old: str, new: str) -> None:
         """Give destination `old` the address `new`, merging into `new` if it already exists."""
-        async with self._begin() as conn:
-            await move_destination_rows(conn, old, new)
+        await self._transact(lambda conn: move_destination_rows(conn, old, new))

@@ -1,4 +1,11 @@
-"""Kill -9 during fan-out, restart, repeat: every webhook gets every alert, at most one twice per kill."""
+"""Kill -9 during fan-out, restart, repeat: every webhook gets every alert; what goes out twice.
+
+Only a send the receiver got but whose answer was not yet committed can go out twice, and each
+send slot waits for its answer's commit before it takes another row: a kill repeats at most one
+send per slot. With receivers that answer at once the bot itself is the bottleneck, so every slot
+is in that state nearly all the time and a kill repeats about as many sends as there are slots
+(README, "Delivery guarantees", has the measured figures): one slot, at most one per kill.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +26,6 @@ from bot.storage import Store
 from tests.fakes.feeds import FeedServer, cg_global, offline_feeds
 
 HOOKS = 40
-WORKERS = 16
 TRIALS = int(os.environ.get("CRASH_TRIALS", "12"))
 
 pytestmark = pytest.mark.slow
@@ -61,8 +67,9 @@ async def wait_until(predicate: object, what: str, timeout: float = 60) -> None:
         raise AssertionError(f"timed out waiting for {what}") from None
 
 
+@pytest.mark.parametrize("workers", [1, 16])
 async def test_kill_9_during_fan_out_loses_nothing(
-    tmp_path: Path, receiver: tuple[Receiver, str]
+    tmp_path: Path, receiver: tuple[Receiver, str], workers: int
 ) -> None:
     rec, base = receiver
     rng = random.Random(20261121)
@@ -78,7 +85,7 @@ async def test_kill_9_during_fan_out_loses_nothing(
             "POLL_SECONDS": "0.1",
             "COINGECKO_CALLS_PER_MINUTE": "6000",
             "COINPAPRIKA_POLL_SECONDS": "0.1",
-            "DISPATCH_WORKERS": str(WORKERS),
+            "DISPATCH_WORKERS": str(workers),
             "PORT": "0",
             "LOG_LEVEL": os.environ.get("CRASH_LOG_LEVEL", "ERROR"),
         }
@@ -152,8 +159,10 @@ async def test_kill_9_during_fan_out_loses_nothing(
         got = {key for path, key in rec.received if path == f"/hook{i}"}
         assert got == set(keys), f"/hook{i} missed {set(keys) - got}"
     duplicates = len(rec.received) - rec.unique()
-    # Only a send the receiver got but whose answer was not yet recorded when the process died can
-    # go out twice: each send slot waits for its answer's commit before taking another row, so at
-    # most one per slot per kill (README, "Delivery guarantees", has the measured figures).
-    assert duplicates <= kills * WORKERS, (duplicates, kills)
-    print(f"\n{TRIALS} kill -9 trials, {len(rec.received)} requests, {duplicates} duplicates")
+    # Each trial is one alert (one key) and one kill.
+    repeated = [sum(1 for _, k in rec.received if k == key) - HOOKS for key in keys]
+    print(
+        f"\n{workers} slots, {TRIALS} kill -9 trials, {len(rec.received)} requests, "
+        f"{duplicates} duplicates, per kill {repeated}"
+    )
+    assert max(repeated) <= workers, repeated

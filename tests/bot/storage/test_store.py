@@ -16,7 +16,7 @@ from sqlalchemy.sql import TableClause, column, table
 
 import bot.storage.store
 from bot.model.alerts import FeedNotice
-from bot.model.delivery import Sent
+from bot.model.delivery import Outcome, Sent
 from bot.model.evaluation import RuleState
 from bot.model.rules import ALL_BUILTINS, RuleDefaults, RuleSpec
 from bot.storage import Store, StoreUnavailable
@@ -334,6 +334,50 @@ async def test_one_transaction_writes_state_event_and_outbox(
     history = await store.delivered_events("telegram:1", 10)
     assert [(e.rule_id, e.kind, e.value) for e in history] == [("asi-above-50", "firing", 55)]
     assert await store.delivered_events("telegram:2", 10) == []
+
+
+async def test_recording_the_same_answers_twice_logs_one_delivery(
+    store: Store, clock: FakeClock
+) -> None:
+    # A commit whose reply was lost is retried with the same answers: nothing may double.
+    await store.subscribe("telegram:1", ["asi-above-50"], clock())
+    engine = AlertEngine(store, RuleDefaults(), clock)
+    await engine.ingest_sample(Sample("asi", 40, clock(), "coingecko"))
+    clock.advance(minutes=1)
+    await engine.ingest_sample(Sample("asi", 55, clock(), "coingecko"))
+    claimed = await store.claim("w", ["telegram"], 10, clock(), timedelta(minutes=1), [])
+    assert len(claimed) == 1
+    answers = [Outcome(claimed[0].item, Sent(), clock())]
+    await store.record(answers, "w", 5)
+    await store.record(answers, "w", 5)
+    assert len(await store.delivered_events("telegram:1", 10)) == 1
+    assert await store.pending_count() == 0
+
+
+async def test_a_claim_skips_rows_held_and_rows_claimed_elsewhere(
+    store: Store, clock: FakeClock
+) -> None:
+    for chat in ("telegram:1", "telegram:2", "telegram:3"):
+        await store.subscribe(chat, ["asi-above-50"], clock())
+    engine = AlertEngine(store, RuleDefaults(), clock)
+    await engine.ingest_sample(Sample("asi", 40, clock(), "coingecko"))
+    clock.advance(minutes=1)
+    await engine.ingest_sample(Sample("asi", 55, clock(), "coingecko"))
+    first = await store.claim("a", ["telegram"], 1, clock(), timedelta(minutes=1))
+    assert [c.item.destination.address for c in first] == ["telegram:1"]
+    # Another worker gets the rest, never the row "a" holds; "a" asking again gets nothing.
+    rest = await store.claim("b", ["telegram"], 10, clock(), timedelta(minutes=1))
+    assert sorted(c.item.destination.address for c in rest) == ["telegram:2", "telegram:3"]
+    held = [c.item.id for c in first]
+    assert await store.claim("a", ["telegram"], 10, clock(), timedelta(minutes=1), held) == []
+    # Once the lease runs out, the row is anybody's again.
+    clock.advance(minutes=2)
+    again = await store.claim("b", ["telegram"], 10, clock(), timedelta(minutes=1))
+    assert sorted(c.item.destination.address for c in again) == [
+        "telegram:1",
+        "telegram:2",
+        "telegram:3",
+    ]
 
 
 async def test_prune_drops_old_samples_and_delivered_rows(store: Store, clock: FakeClock) -> None:
