@@ -126,7 +126,6 @@ async def test_kill_9_during_fan_out_loses_nothing(
             running.append(proc)
             # The rule must see dominance above 59 before a fall below it is a crossing.
             await wait_until(lambda: feeds.calls("/api/v3/global") >= 2, "the first /global polls")
-            kills = 0
             for trial in range(1, TRIALS + 1):
                 # 60 -> 58 fires; 58 -> 60 (past the 0.25 band) resolves: each flip is one event.
                 value = 58.0 if value == 60.0 else 60.0
@@ -137,7 +136,6 @@ async def test_kill_9_during_fan_out_loses_nothing(
                 await wait_until(lambda c=cut: rec.unique() >= c, f"trial {trial} to reach {cut}")
                 proc.send_signal(signal.SIGKILL)
                 await proc.wait()
-                kills += 1
                 proc = await launch()
                 running.append(proc)
                 await wait_until(
