@@ -163,6 +163,11 @@ class Service:
     frontends: list[FrontEnd] = field(default_factory=list)
 
 
+def declared_metrics(source: str) -> tuple[str, ...]:
+    """Return the metric ids the catalogue says `source` publishes."""
+    return next((spec.ids for spec in CATALOGUE.sources if spec.name == source), ())
+
+
 async def build_service(
     settings: Settings,
     clock: WallClock = utcnow,
@@ -191,6 +196,7 @@ async def build_service(
         operators=settings.admin_ids,
         max_custom_rules=settings.max_custom_rules_per_chat,
         pushed_metrics=settings.ingest_metrics,
+        health=lambda: [p.health for p in pollers],
     )
     if await store.destination("console") is None:
         await store.subscribe("console", [ALL_BUILTINS], clock())
@@ -217,6 +223,7 @@ async def build_service(
             down_after=timedelta(minutes=settings.stale_alert_minutes),
             on_down=source_down,
             on_recovered=source_up,
+            metrics=declared_metrics(source.name),
         )
         for source in sources(settings, session, store)
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,10 +16,20 @@ class Sample:
     at: datetime
     source: str
     detail: tuple[tuple[str, str], ...] = ()
+    # A value built from parts some of which are unknown lies somewhere in (low, high): a rule
+    # moves only when its verdict is the same at both ends. None: the value is exact.
+    bounds: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise ValueError("Sample.at must be timezone-aware")
+        if self.bounds is not None and not self.bounds[0] <= self.value <= self.bounds[1]:
+            raise ValueError("Sample.value must lie within its bounds")
+
+    @property
+    def exact(self) -> bool:
+        """Return True unless some of what makes up the value is unknown."""
+        return self.bounds is None or self.bounds[0] == self.bounds[1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +78,15 @@ class BadPayload(SourceError):
         super().__init__(source, f"bad payload at {field_name!r}: {problem}")
         self.field_name = field_name
         self.problem = problem
+
+
+@runtime_checkable
+class Warming(Protocol):
+    """A source that needs a first long refresh (a back-fill) before its values mean anything."""
+
+    def warming(self) -> str | None:
+        """Return how far the warm-up is ("back-fill 31 of 51 coins"), or None when warm."""
+        ...
 
 
 class Source(Protocol):

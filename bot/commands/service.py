@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from bot.commands.reports import (
@@ -30,6 +30,7 @@ from bot.model.rules import ALL_BUILTINS, Rule, RuleSyntaxError, parse_rule
 from bot.model.text import digit_problem, strip_invisible
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
+from bot.watch.pollers import SourceHealth
 from timing import WallClock
 
 log = logging.getLogger(__name__)
@@ -78,8 +79,11 @@ class CommandService:
         operators: Sequence[str] = (),
         max_custom_rules: int = 20,
         pushed_metrics: Sequence[str] = (),
+        health: Callable[[], Sequence[SourceHealth]] = tuple,
     ) -> None:
         self._store = store
+        # How the feeds are doing, for saying why a metric has no value.
+        self._health = health
         # Metrics pushed in through /ingest count as metrics for /status and /alert too.
         self._metrics = (*METRICS, *(m for m in pushed_metrics if m not in METRICS))
         self._engine = engine
@@ -124,37 +128,11 @@ class CommandService:
                     f"unknown metric {metric[:40]!r}: try one of {', '.join(self._metrics)}"
                 )
         latest = await self._store.latest_values()
-        wanted = [metric] if metric else [m for m in self._metrics if m in latest]
-        rows = []
-        for metric_id in wanted:
-            info = metric_info(metric_id)
-            value = latest.get(metric_id)
-            if value is None or value.value is None or value.at is None:
-                reason = value.stale_reason if value else None
-                rows.append(
-                    MetricStatus(
-                        metric_id, info.label, None, "no data yet", None, None, None, True, reason
-                    )
-                )
-                continue
-            age = now - value.at
-            stale = value.stale_reason is not None or age > info.max_age
-            reason = value.stale_reason or (f"no update for {format_age(age)}" if stale else None)
-            rows.append(
-                MetricStatus(
-                    metric=metric_id,
-                    label=info.label,
-                    value=value.value,
-                    formatted=info.format(value.value),
-                    at=value.at,
-                    age=age,
-                    source=value.source,
-                    stale=stale,
-                    stale_reason=reason,
-                    # The regime's components show as its own block, not as raw detail.
-                    detail=value.detail if metric and metric != REGIME_METRIC else (),
-                )
-            )
+        feeds = {m: h for h in self._health() for m in h.metrics}
+        rows = [
+            self._metric_status(m, latest.get(m), feeds.get(m), now, detailed=metric is not None)
+            for m in ([metric] if metric else self._metrics)
+        ]
         states = await self._store.rule_states()
         firing = tuple(
             self._info(rule, states.get(rule.id))
@@ -168,6 +146,39 @@ class CommandService:
         if metric in (None, REGIME_METRIC):
             regime = _regime_status(latest.get(REGIME_METRIC), now)
         return StatusReport(tuple(rows), firing, now, regime)
+
+    def _metric_status(
+        self,
+        metric: str,
+        value: LatestValue | None,
+        feed: SourceHealth | None,
+        now: datetime,
+        *,
+        detailed: bool,
+    ) -> MetricStatus:
+        """Return one metric's row: its value and age, or why there is none."""
+        info = metric_info(metric)
+        if value is None or value.value is None or value.at is None:
+            why = _why_no_value(metric, value, feed, now)
+            return MetricStatus(metric, info.label, None, "no data yet", None, None, None, True, why)
+        age = now - value.at
+        stale = value.stale_reason is not None or age > info.max_age
+        reason = None
+        if stale:
+            reason = _failing(feed, now) or value.stale_reason or f"no update for {format_age(age)}"
+        return MetricStatus(
+            metric=metric,
+            label=info.label,
+            value=value.value,
+            formatted=info.format(value.value),
+            at=value.at,
+            age=age,
+            source=value.source,
+            stale=stale,
+            stale_reason=reason,
+            # The regime's components show as its own block, not as raw detail.
+            detail=value.detail if detailed and metric != REGIME_METRIC else (),
+        )
 
     def _info(self, rule: Rule, state: RuleState | None, subscribed: bool = False) -> RuleInfo:
         name = state.state if state is not None else "inactive"
@@ -312,6 +323,31 @@ class CommandService:
         """Carry a chat's subscriptions, mute and custom alerts to its new address."""
         await self._store.move_destination(old.address, new.address)
         await self._engine.reload()
+
+
+def _failing(feed: SourceHealth | None, now: datetime) -> str | None:
+    """Return "failing for 5m: <reason>" while the metric's feed fails, else None."""
+    if feed is None or feed.failing_since is None:
+        return None
+    return f"{feed.name} failing for {format_age(now - feed.failing_since)}: {feed.last_error}"
+
+
+def _why_no_value(
+    metric: str, value: LatestValue | None, feed: SourceHealth | None, now: datetime
+) -> str:
+    """Return why `metric` has no value: warming up, its feed failing, or not polled yet."""
+    if feed is not None and feed.warming:
+        return f"warming up: {feed.warming}"
+    failing = _failing(feed, now)
+    if failing:
+        return failing
+    if value is not None and value.stale_reason:
+        return value.stale_reason
+    if metric in CATALOGUE.pushed:
+        return "nothing pushed to /ingest yet"
+    if feed is not None and feed.last_attempt is None:
+        return "the first refresh has not finished yet"
+    return "no value yet"
 
 
 def _event_info(event: StoredEvent) -> EventInfo:

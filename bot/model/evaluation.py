@@ -1,7 +1,13 @@
-"""Pure rule evaluation: a rule, its last state and a sample in; the next state and any alert out."""
+"""Pure rule evaluation: a rule, its last state and a sample in; the next state and any alert out.
+
+A rule moves only on evidence. A sample whose value is only known to lie within bounds (a score
+with components nobody knows now) fires a rule only if it would fire at every value in them,
+resolves it only if it would resolve at every value in them, and otherwise changes nothing.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
@@ -97,6 +103,18 @@ def _cleared(rule: Rule, value: float) -> bool:
     return value > threshold + rule.band if rule.band else not _holds(rule, value)
 
 
+def _surely(test: Callable[[float], bool], sample: Sample) -> bool | None:
+    """Return `test`'s verdict if it is the same wherever in its bounds the value lies, else None.
+
+    Thresholds are monotonic in the value, so testing both ends covers everything between.
+    """
+    if sample.bounds is None:
+        return test(sample.value)
+    low, high = sample.bounds
+    verdict = test(low)
+    return verdict if test(high) == verdict else None
+
+
 def _observed(state: RuleState, sample: Sample) -> RuleState:
     return replace(state, value=sample.value, sample_at=sample.at)
 
@@ -137,23 +155,34 @@ def _resolve(rule: Rule, state: RuleState, sample: Sample, now: datetime, armed:
 
 
 def _level(rule: Rule, state: RuleState, sample: Sample, now: datetime) -> Outcome:
-    value = sample.value
     if state.state == "firing":
-        if _cleared(rule, value):
+        cleared = _surely(lambda v: _cleared(rule, v), sample)
+        if cleared is None:
+            # Whether it cleared hangs on inputs nobody knows now: hold, say nothing.
+            return Outcome(state)
+        if cleared:
             return _resolve(rule, state, sample, now, armed=False)
         return _repeat_or_hold(rule, state, sample, now)
-    if _holds(rule, value):
+    holds = _surely(lambda v: _holds(rule, v), sample)
+    if holds is None:
+        return Outcome(state)
+    if holds:
         return _activate(rule, state, sample, now)
     return Outcome(replace(_observed(state, sample), state="inactive", since=None))
 
 
 def _crossing(rule: Rule, state: RuleState, sample: Sample, now: datetime) -> Outcome:
-    value = sample.value
     if state.state == "firing":
-        if _cleared(rule, value):
+        cleared = _surely(lambda v: _cleared(rule, v), sample)
+        if cleared is None:
+            return Outcome(state)
+        if cleared:
             return _resolve(rule, state, sample, now, armed=True)
         return _repeat_or_hold(rule, state, sample, now)
-    if not _holds(rule, value):
+    holds = _surely(lambda v: _holds(rule, v), sample)
+    if holds is None:
+        return Outcome(state)
+    if not holds:
         # The first look at the metric arms the rule as long as the value is on the near side:
         # a crossing needs a before and an after.
         return Outcome(replace(_observed(state, sample), state="inactive", since=None, armed=True))

@@ -6,12 +6,12 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.storage import StoreUnavailable
-from signals.types import FetchResult, RateLimited, Source, SourceError
+from signals.types import FetchResult, RateLimited, Source, SourceError, Warming
 from timing import Backoff, Rng, Sleep, WallClock
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,19 @@ class SourceHealth:
     failures: int
     last_error: str | None
     metrics: tuple[str, ...]
+    # When a refresh last produced a value (a refresh may succeed and publish only stale marks).
+    last_value: datetime | None = None
+    # How far a first long refresh (the ASI's back-fill) is, while it runs.
+    warming: str | None = None
 
     def age(self, now: datetime) -> float | None:
-        """Return seconds since the last success."""
-        return None if self.last_success is None else (now - self.last_success).total_seconds()
+        """Return seconds since the last refresh that produced a value."""
+        return None if self.last_value is None else (now - self.last_value).total_seconds()
+
+    @property
+    def fresh(self) -> bool:
+        """Return True when the last refresh worked and the source has produced a value."""
+        return self.last_value is not None and self.failing_since is None
 
 
 class Poller:
@@ -57,6 +66,7 @@ class Poller:
         on_recovered: Callable[[str], Awaitable[None]] | None = None,
         sleep: Sleep = asyncio.sleep,
         rng: Rng = random.random,
+        metrics: Sequence[str] = (),
     ) -> None:
         self.source = source
         self.interval = interval
@@ -74,7 +84,9 @@ class Poller:
         self._failing_since: datetime | None = None
         self._failures = 0
         self._last_error: str | None = None
-        self._metrics: tuple[str, ...] = ()
+        self._last_value: datetime | None = None
+        # The metrics the source declares, so a source that never answered still marks them.
+        self._metrics: tuple[str, ...] = tuple(sorted(metrics))
         self._reported_down = False
         self._store_down_since: datetime | None = None
 
@@ -89,6 +101,8 @@ class Poller:
             failures=self._failures,
             last_error=self._last_error,
             metrics=self._metrics,
+            last_value=self._last_value,
+            warming=self.source.warming() if isinstance(self.source, Warming) else None,
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -169,6 +183,8 @@ class Poller:
             if self._reported_down and self._on_recovered is not None:
                 await self._quietly(self._on_recovered(self.source.name))
         self._last_success = now
+        if result.samples:
+            self._last_value = now
         self._failing_since = None
         self._failures = 0
         self._last_error = None

@@ -49,5 +49,14 @@ class RegimeSource:
         regime = assess(latest, reference, now)
         if regime.known == 0:
             return FetchResult(stale=(Stale(METRIC, "no component has a fresh value yet"),))
-        sample = Sample(METRIC, float(regime.score), now, SOURCE, to_detail(regime))
+        unknown = len(regime.readings) - regime.known
+        sample = Sample(
+            METRIC,
+            float(regime.score),
+            now,
+            SOURCE,
+            to_detail(regime),
+            # Every unknown component might agree: the score is at least this, at most that.
+            bounds=(float(regime.score), float(regime.score + unknown)),
+        )
         return FetchResult(samples=(sample,))

@@ -42,11 +42,13 @@ def build_app(store: Store, sources: HealthFn, clock: WallClock) -> web.Applicat
             "sources": {
                 h.name: {
                     "last_success": _iso(h.last_success),
+                    "last_value": _iso(h.last_value),
                     "age_seconds": h.age(now),
-                    "fresh": h.last_success is not None and h.failing_since is None,
+                    "fresh": h.fresh,
                     "failing_since": _iso(h.failing_since),
                     "failures": h.failures,
                     "last_error": h.last_error,
+                    "warming": h.warming,
                 }
                 for h in sources()
             }

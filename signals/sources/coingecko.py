@@ -326,6 +326,11 @@ class CoinGeckoMarkets:
         # Volumes from back-fills not yet turned into daily sums: kept across a cut-short one.
         self._fetched_volumes: dict[str, dict[date, float]] = {}
         self._failing: set[str] = set()
+        self._progress: str | None = None
+
+    def warming(self) -> str | None:
+        """Return the back-fill's progress while one runs, else None."""
+        return self._progress
 
     def alt_symbols(self) -> tuple[str, ...]:
         """Return the current ASI universe's symbols, upper-case, largest market cap first."""
@@ -471,10 +476,12 @@ class CoinGeckoMarkets:
         missing: list[str] = []
         try:
             for done, coin in enumerate(coins, start=1):
+                self._progress = f"back-fill {done - 1} of {len(coins)} coins"
                 await self._backfill_one(coin, today, oldest_volume, fetched, missing)
                 if done % 10 == 0 or done == len(coins):
                     log.info("asi back-fill: %d/%d coins done", done, len(coins))
         finally:
+            self._progress = None
             if len(missing) > 1:
                 # The episode's end: the coins after the first were counted, not logged one by one.
                 log.warning(

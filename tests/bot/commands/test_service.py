@@ -243,7 +243,7 @@ async def test_members_may_read(service: CommandService) -> None:
     assert [r.id for r in await service.rules(reader) if r.subscribed] == ["altseason"]
     assert await service.list_alerts(reader) == ()
     assert await service.history(reader) == ()
-    assert (await service.status()).metrics == ()
+    assert all(m.value is None for m in (await service.status()).metrics)
 
 
 async def test_an_operator_may_manage_any_chat(service: CommandService, store: Store) -> None:
@@ -490,7 +490,10 @@ async def test_status_of_an_unknown_metric_names_it(service: CommandService, met
 
 async def test_status_before_any_data(service: CommandService, clock: FakeClock) -> None:
     report = await service.status()
-    assert (report.metrics, report.firing, report.generated_at) == ((), (), clock())
+    assert (report.firing, report.generated_at) == ((), clock())
+    # Every metric is listed, each saying why it has no value.
+    assert [m.metric for m in report.metrics] == list(await service.metric_ids())
+    assert {(m.value, m.stale_reason) for m in report.metrics} == {(None, "no value yet")}
     (row,) = (await service.status("asi")).metrics
     assert (row.metric, row.value, row.formatted, row.stale, row.source) == (
         "asi",
@@ -510,8 +513,9 @@ async def test_status_shows_value_source_and_age(
     await engine.ingest_sample(Sample("btc_dominance", 58.25, at, "coinpaprika"))
     clock.advance(minutes=5)
     report = await service.status()
-    assert [m.metric for m in report.metrics] == ["asi", "btc_dominance"]
-    asi, dominance = report.metrics
+    known = [m for m in report.metrics if m.value is not None]
+    assert [m.metric for m in known] == ["asi", "btc_dominance"]
+    asi, dominance = known
     assert (asi.value, asi.formatted, asi.source, asi.at, asi.age) == (
         55,
         metric_info("asi").format(55),
@@ -547,7 +551,7 @@ async def test_status_shows_a_never_seen_metric_marked_stale(
     service: CommandService, store: Store, clock: FakeClock
 ) -> None:
     await store.mark_stale("rut", "yahoo answered 503", clock())
-    (row,) = (await service.status()).metrics
+    row = next(m for m in (await service.status()).metrics if m.metric == "rut")
     assert (row.metric, row.value, row.stale, row.stale_reason) == (
         "rut",
         None,
