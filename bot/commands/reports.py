@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.model.alerts import AlertMessage, AlertState
 from bot.model.destinations import Destination
+from bot.model.formatting import format_time
 from bot.model.regime import Reading
 
 
@@ -58,6 +59,29 @@ class RuleInfo:
     custom: bool
     state: str
     subscribed: bool = False
+    # The metric's fresh value now, formatted, and whether the condition holds at it (None:
+    # no fresh value, or unknown parts decide). A crossing can hold with the rule inactive:
+    # it alerts on a crossing, and none was seen yet.
+    value: str | None = None
+    holds: bool | None = None
+    since: datetime | None = None
+
+    @property
+    def already_true(self) -> bool:
+        """Return True when the rule fires now or its condition holds now."""
+        return self.state == "firing" or self.holds is True
+
+    def now_text(self) -> str | None:
+        """Return what is true of the rule now, in plain words, or None when nothing is."""
+        at = f" at {self.value}" if self.value is not None else ""
+        if self.state == "firing":
+            since = f" since {format_time(self.since)}" if self.since is not None else ""
+            return f"firing{since}{at}"
+        if self.holds is True:
+            if self.condition.split()[1:2] == ["crosses"]:
+                return f"holds now{at}; it alerts on the next crossing"
+            return f"holds now{at}"
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +106,8 @@ class StatusReport:
     firing: tuple[RuleInfo, ...]
     generated_at: datetime
     regime: RegimeStatus | None = None
+    # For `/status <metric>`: every built-in rule on it, with its state.
+    rules: tuple[RuleInfo, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +117,8 @@ class SubscriptionChange:
     added: tuple[str, ...]
     removed: tuple[str, ...]
     current: tuple[str, ...]
+    # The newly subscribed rules that are already true: firing, or their condition holding.
+    already: tuple[RuleInfo, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from bot.commands.reports import (
@@ -21,7 +21,7 @@ from bot.commands.reports import (
 )
 from bot.model.alerts import StoredEvent
 from bot.model.destinations import Destination
-from bot.model.evaluation import RuleState
+from bot.model.evaluation import RuleState, condition_holds
 from bot.model.formatting import format_age
 from bot.model.metrics import CATALOGUE, METRICS, LatestValue, metric_info, register_pushed
 from bot.model.regime import METRIC as REGIME_METRIC
@@ -135,7 +135,7 @@ class CommandService:
         ]
         states = await self._store.rule_states()
         firing = tuple(
-            self._info(rule, states.get(rule.id))
+            self._info(rule, states.get(rule.id), latest=latest, now=now)
             for rule in await self._engine.rules()
             if rule.owner is None
             and (s := states.get(rule.id)) is not None
@@ -145,7 +145,14 @@ class CommandService:
         regime = None
         if metric in (None, REGIME_METRIC):
             regime = _regime_status(latest.get(REGIME_METRIC), now)
-        return StatusReport(tuple(rows), firing, now, regime)
+        on_metric: tuple[RuleInfo, ...] = ()
+        if metric is not None:
+            on_metric = tuple(
+                self._info(rule, states.get(rule.id), latest=latest, now=now)
+                for rule in self._engine.builtins
+                if rule.metric == metric
+            )
+        return StatusReport(tuple(rows), firing, now, regime, on_metric)
 
     def _metric_status(
         self,
@@ -160,7 +167,9 @@ class CommandService:
         info = metric_info(metric)
         if value is None or value.value is None or value.at is None:
             why = _why_no_value(metric, value, feed, now)
-            return MetricStatus(metric, info.label, None, "no data yet", None, None, None, True, why)
+            return MetricStatus(
+                metric, info.label, None, "no data yet", None, None, None, True, why
+            )
         age = now - value.at
         stale = value.stale_reason is not None or age > info.max_age
         reason = None
@@ -180,15 +189,40 @@ class CommandService:
             detail=value.detail if detailed and metric != REGIME_METRIC else (),
         )
 
-    def _info(self, rule: Rule, state: RuleState | None, subscribed: bool = False) -> RuleInfo:
+    def _info(
+        self,
+        rule: Rule,
+        state: RuleState | None,
+        subscribed: bool = False,
+        *,
+        latest: Mapping[str, LatestValue] | None = None,
+        now: datetime | None = None,
+    ) -> RuleInfo:
         name = state.state if state is not None else "inactive"
+        value = None if latest is None or now is None else _fresh_value(latest, rule.metric, now)
+        holds = None
+        if value is not None:
+            holds = condition_holds(rule, value.value or 0.0, _bounds(value))
+            if name == "firing":
+                holds = True
         return RuleInfo(
-            rule.id, rule.description, rule.metric, rule.condition, rule.custom, name, subscribed
+            rule.id,
+            rule.description,
+            rule.metric,
+            rule.condition,
+            rule.custom,
+            name,
+            subscribed,
+            value=None if value is None else metric_info(rule.metric).format(value.value or 0.0),
+            holds=holds,
+            since=state.since if state is not None and name == "firing" else None,
         )
 
     async def rules(self, caller: Caller | None = None) -> tuple[RuleInfo, ...]:
         """Return the built-in rules (and the caller's custom ones), marking subscriptions."""
         states = await self._store.rule_states()
+        latest = await self._store.latest_values()
+        now = self._clock()
         subscribed: set[str] = set()
         if caller is not None:
             found = await self._store.destination(caller.destination.address)
@@ -199,6 +233,8 @@ class CommandService:
                 rule,
                 states.get(rule.id),
                 rule.id in subscribed or (not rule.custom and ALL_BUILTINS in subscribed),
+                latest=latest,
+                now=now,
             )
             for rule in await self._visible_rules(caller)
         )
@@ -253,7 +289,14 @@ class CommandService:
         address = caller.destination.address
         added = await self._store.subscribe(address, ids, self._clock())
         shown = tuple(_ALL if r == ALL_BUILTINS else r for r in added)
-        return SubscriptionChange(shown, (), await self._current(address))
+        # A subscription starts now: say what is already true, or the chat would never know.
+        new = set(added)
+        already = tuple(
+            r
+            for r in await self.rules(caller)
+            if r.already_true and (r.id in new or (ALL_BUILTINS in new and not r.custom))
+        )
+        return SubscriptionChange(shown, (), await self._current(address), already)
 
     async def unsubscribe(self, caller: Caller, rule_ids: Sequence[str]) -> SubscriptionChange:
         """Remove subscriptions; `all` removes every one, custom alerts' included."""
@@ -323,6 +366,26 @@ class CommandService:
         """Carry a chat's subscriptions, mute and custom alerts to its new address."""
         await self._store.move_destination(old.address, new.address)
         await self._engine.reload()
+
+
+def _fresh_value(
+    latest: Mapping[str, LatestValue], metric: str, now: datetime
+) -> LatestValue | None:
+    """Return the metric's latest value if it is fresh, else None."""
+    value = latest.get(metric)
+    if value is None or value.value is None or value.at is None or value.stale_reason:
+        return None
+    if metric not in CATALOGUE or now - value.at > metric_info(metric).max_age:
+        return None
+    return value
+
+
+def _bounds(value: LatestValue) -> tuple[float, float] | None:
+    """Return where a score with unknown parts may lie (the regime), None for an exact value."""
+    if value.metric != REGIME_METRIC or value.value is None:
+        return None
+    unknown = sum(r.verdict == "unknown" for r in from_detail(value.detail))
+    return (value.value, value.value + unknown)
 
 
 def _failing(feed: SourceHealth | None, now: datetime) -> str | None:

@@ -212,3 +212,14 @@ def seed_high(state: RuleState, history_max: float | None) -> RuleState:
     if history_max is None or (state.high is not None and state.high >= history_max):
         return state
     return replace(state, high=history_max)
+
+
+def condition_holds(
+    rule: Rule, value: float, bounds: tuple[float, float] | None = None
+) -> bool | None:
+    """Return whether `rule`'s condition holds at `value` (None: unknown parts decide, or a high)."""
+    if rule.op == "new high" or rule.threshold is None:
+        return None
+    lo, hi = bounds if bounds is not None else (value, value)
+    verdict = _holds(rule, lo)
+    return verdict if _holds(rule, hi) == verdict else None

@@ -201,3 +201,8 @@ def from_detail(detail: Sequence[tuple[str, str]]) -> tuple[Reading, ...]:
             verdict = "unknown"
         readings.append(Reading(key, _LABELS[key], verdict, note))  # type: ignore[arg-type]
     return tuple(readings)
+
+
+def settled(detail: Sequence[tuple[str, str]]) -> bool:
+    """Return True when a `risk_on` sample's detail has no unknown component."""
+    return all(r.verdict != "unknown" for r in from_detail(detail))

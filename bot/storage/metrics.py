@@ -22,6 +22,7 @@ class LastSample:
 
     value: float
     at: datetime
+    detail: tuple[tuple[str, str], ...] = ()
 
 
 async def write_samples(conn: AsyncConnection, insert: InsertFn, items: Sequence[Sample]) -> None:
@@ -74,12 +75,15 @@ class MetricsUnit(UnitBase):
     async def lock_latest(self, metric: str) -> LastSample | None:
         """Read and lock the metric's last good sample: replicas ingest a metric one at a time."""
         query = (
-            select(latest.c.value, latest.c.at)
+            select(latest.c.value, latest.c.at, latest.c.detail)
             .where(latest.c.metric == metric, latest.c.at.is_not(None))
             .with_for_update()
         )
         row = (await self._conn.execute(query)).first()
-        return None if row is None else LastSample(row.value, row.at)
+        if row is None:
+            return None
+        detail = tuple((str(k), str(v)) for k, v in (row.detail or []))
+        return LastSample(row.value, row.at, detail)
 
 
 class MetricsStore(Database):

@@ -11,7 +11,7 @@ from bot.model.alerts import NOTICE_PREFIX, AlertState, FeedNotice, NewEvent
 from bot.model.evaluation import RuleState, evaluate, seed_high
 from bot.model.metrics import CATALOGUE, FEED_NOTICES, metric_info, register_pushed
 from bot.model.regime import METRIC as REGIME_METRIC
-from bot.model.regime import from_detail
+from bot.model.regime import from_detail, settled
 from bot.model.rules import Rule, RuleDefaults, RuleSpec, builtin_rules
 from bot.storage import Store
 from signals.types import FetchResult, Sample
@@ -163,12 +163,21 @@ class AlertEngine:
                 if transition is not None:
                     # A regime alert is only useful with the signals that make up its score.
                     components = from_detail(sample.detail) if rule.metric == REGIME_METRIC else ()
+                    previous = transition.previous
+                    if (
+                        rule.metric == REGIME_METRIC
+                        and last is not None
+                        and not settled(last.detail)
+                    ):
+                        # "Was 2 of 6" from a score with unknown parts (a warm-up, an outage)
+                        # would report a change nobody saw.
+                        previous = None
                     decided.append(
                         NewEvent(
                             rule,
                             transition.kind,
                             transition.value,
-                            transition.previous,
+                            previous,
                             sample.source,
                             transition.at,
                             components,

@@ -109,11 +109,16 @@ def _regime_field(regime: RegimeStatus) -> Field:
 
 def status_embed(report: StatusReport) -> EmbedSpec:
     """Render `/status`: one field per metric, the firing rules in the description."""
-    if report.firing:
+    if report.rules or len(report.metrics) == 1:
+        firing = (
+            "\n".join(f"`{r.id}` ({r.condition}): {r.now_text() or r.state}" for r in report.rules)
+            or "No built-in rule watches it; add your own with `/alert add`."
+        )
+    elif report.firing:
         firing = "\n".join(f"🔥 `{r.id}` — {r.description}" for r in report.firing)
     else:
         firing = "No rule is firing."
-    if not report.metrics:
+    if not any(m.value is not None for m in report.metrics):
         firing += "\nNo metric has a value yet: the feeds have not answered since the start."
     return EmbedSpec(
         title="Risk-On Radar — status",
@@ -137,7 +142,8 @@ def rules_text(rules: Sequence[RuleInfo], *, custom_only: bool = False) -> str:
     lines = [heading]
     for rule in rules:
         tick = "✅ " if rule.subscribed else ""
-        state = "" if rule.state == "inactive" else f" — **{rule.state}**"
+        now = rule.now_text()
+        state = f" — **{now}**" if now else ""
         lines.append(f"{tick}`{rule.id}` {rule.description} (`{rule.condition}`){state}")
     return "\n".join(lines)
 
@@ -156,6 +162,9 @@ def subscription_text(change: SubscriptionChange, where: str) -> str:
     if not change.added and not change.removed:
         lines.append(f"No change for {where}.")
     lines.append(f"{where[0].upper()}{where[1:]} now gets: {_ids(change.current)}.")
+    if change.already:
+        lines.append("**Already true**")
+        lines += [f"• `{r.id}` {r.now_text() or r.state}" for r in change.already]
     return "\n".join(lines)
 
 

@@ -68,7 +68,17 @@ def render_status(report: StatusReport, metric: str | None = None) -> str:
     parts = [f"<b>Status</b> · {escape(format_time(report.generated_at))}", body]
     if report.regime is not None:
         parts.append(_regime(report.regime))
-    if report.firing:
+    if metric is not None:
+        if report.rules:
+            lines = [
+                f"• <code>{escape(r.id)}</code> ({escape(r.condition)}): "
+                f"{escape(r.now_text() or r.state)}"
+                for r in report.rules
+            ]
+            parts.append("<b>Rules on it</b>\n" + "\n".join(lines))
+        else:
+            parts.append("No built-in rule watches it; add your own with /alert.")
+    elif report.firing:
         firing = "\n".join(
             f"• <code>{escape(r.id)}</code> — {escape(r.description)}" for r in report.firing
         )
@@ -142,7 +152,7 @@ def _rule_line(rule: RuleInfo) -> str:
     mark = "✅" if rule.subscribed else "▫️"
     return (
         f"{mark} <code>{escape(rule.id)}</code> — {escape(rule.description)} "
-        f"<i>({escape(rule.condition)}; {escape(rule.state)})</i>"
+        f"<i>({escape(rule.condition)}; {escape(rule.now_text() or rule.state)})</i>"
     )
 
 
@@ -159,7 +169,14 @@ def render_subscription(change: SubscriptionChange) -> str:
         lines.append("This chat gets alerts for " + _codes(change.current) + ".")
     else:
         lines.append("This chat has no subscriptions.")
+    if change.already:
+        lines.append("<b>Already true</b>")
+        lines += [_now_line(r) for r in change.already]
     return "\n".join(lines)
+
+
+def _now_line(rule: RuleInfo) -> str:
+    return f"• <code>{escape(rule.id)}</code> {escape(rule.now_text() or rule.state)}"
 
 
 def _codes(ids: Sequence[str]) -> str:

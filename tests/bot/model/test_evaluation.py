@@ -207,3 +207,58 @@ def test_altbtc_macd_bullish_fires_on_the_day_the_histogram_turns_positive(
     fired_last = bool(outcomes) and outcomes[-1].transition is not None
     assert fired_last is turned
     assert kinds(outcomes) == (["firing"] if turned else [])
+
+
+# --- evidence: a value with unknown parts ---------------------------------------------------------
+
+REGIME = next(r for r in BUILTIN_RULES if r.id == "risk-on-regime")
+
+
+def run_bounded(rule: Rule, readings: list[tuple[float, int]]) -> list[Outcome]:
+    """Feed (agreeing, unknown) scores as the regime publishes them, a minute apart."""
+    state = RuleState()
+    outcomes = []
+    for i, (score, unknown) in enumerate(readings):
+        at = T0 + i * timedelta(minutes=1)
+        sample = Sample(rule.metric, score, at, "radar", bounds=(score, score + unknown))
+        outcome = evaluate(rule, state, sample, at, MAX_AGE)
+        outcomes.append(outcome)
+        state = outcome.state
+    return outcomes
+
+
+def test_an_outage_neither_resolves_nor_refires_the_regime() -> None:
+    # 4 of 6 agree; CoinGecko goes away (ASI, dominance, MACD unknown: 2 known, 3 unknown); back.
+    outcomes = run_bounded(REGIME, [(3, 0), (4, 0), (2, 3), (2, 3), (4, 0), (4, 0)])
+    assert kinds(outcomes) == ["firing"]
+    assert [o.state.state for o in outcomes] == ["inactive", *["firing"] * 5]
+
+
+def test_known_agreement_fires_whatever_the_unknown_components_are() -> None:
+    assert kinds(run_bounded(REGIME, [(2, 1), (4, 2)])) == ["firing"]
+
+
+def test_a_warm_up_never_fires_nor_arms_on_a_guess() -> None:
+    # 2 known, 3 still warming: 2 to 5, which might or might not reach 4: nothing moves.
+    outcomes = run_bounded(REGIME, [(2, 3), (2, 3), (3, 2)])
+    assert kinds(outcomes) == []
+    assert all(o.state == RuleState() for o in outcomes)
+
+
+def test_the_regime_resolves_only_when_it_would_even_if_every_unknown_agreed() -> None:
+    # Firing at 4; then 3 known + 1 unknown (might be 4: hold); then 2 + 1 (at most 3: resolve).
+    outcomes = run_bounded(REGIME, [(3, 0), (4, 0), (3, 1), (2, 1)])
+    assert kinds(outcomes) == ["firing", "resolved"]
+    assert outcomes[2].state.state == "firing"
+
+
+def test_a_crossing_arms_only_when_surely_on_the_near_side() -> None:
+    up = Rule("up", "risk_on", "crosses above", 3.5, "regime up", band=0.5)
+    # (2, 3) might already be above: no arming, so the later (4, 0) is no crossing.
+    assert kinds(run_bounded(up, [(2, 3), (4, 0)])) == []
+    assert kinds(run_bounded(up, [(2, 1), (4, 0)])) == ["firing"]
+
+
+def test_a_sample_refuses_a_value_outside_its_bounds() -> None:
+    with pytest.raises(ValueError, match="within its bounds"):
+        Sample("risk_on", 5, T0, "radar", bounds=(2, 4))
