@@ -65,6 +65,8 @@ class RuleInfo:
     value: str | None = None
     holds: bool | None = None
     since: datetime | None = None
+    # Why the metric has no fresh value now, when it has none (said when an alert is added).
+    no_data: str | None = None
 
     @property
     def already_true(self) -> bool:
@@ -96,6 +98,15 @@ class RegimeStatus:
     @property
     def out_of(self) -> int:
         return len(self.readings)
+
+    @property
+    def unknown(self) -> int:
+        return sum(r.verdict == "unknown" for r in self.readings)
+
+    def score_text(self) -> str:
+        """Return "4 of 6", or "3 of 6, 1 unknown" when components have no fresh value."""
+        unknown = f", {self.unknown} unknown" if self.unknown else ""
+        return f"{self.score} of {self.out_of}{unknown}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.commands.reports import (
@@ -213,7 +214,7 @@ class CommandService:
             rule.custom,
             name,
             subscribed,
-            value=None if value is None else metric_info(rule.metric).format(value.value or 0.0),
+            value=None if value is None else _formatted(value),
             holds=holds,
             since=state.since if state is not None and name == "firing" else None,
         )
@@ -340,7 +341,16 @@ class CommandService:
             )
         await self._engine.reload()
         rule = next(r for r in await self._engine.rules() if r.id == rule_id)
-        return self._info(rule, None, subscribed=True)
+        latest = await self._store.latest_values()
+        now = self._clock()
+        info = self._info(rule, None, subscribed=True, latest=latest, now=now)
+        if info.value is None:
+            feeds = {m: h for h in self._health() for m in h.metrics}
+            status = self._metric_status(
+                rule.metric, latest.get(rule.metric), feeds.get(rule.metric), now, detailed=False
+            )
+            info = replace(info, no_data=status.stale_reason or "no fresh value")
+        return info
 
     async def remove_alert(self, caller: Caller, rule_id: str) -> None:
         """Delete one of this chat's custom alerts."""
@@ -378,6 +388,15 @@ def _fresh_value(
     if metric not in CATALOGUE or now - value.at > metric_info(metric).max_age:
         return None
     return value
+
+
+def _formatted(value: LatestValue) -> str:
+    """Return the value as its metric formats it, with a score's unknown parts counted."""
+    text = metric_info(value.metric).format(value.value or 0.0)
+    bounds = _bounds(value)
+    if bounds is not None and bounds[1] > bounds[0]:
+        text += f", {bounds[1] - bounds[0]:.0f} unknown"
+    return text
 
 
 def _bounds(value: LatestValue) -> tuple[float, float] | None:

@@ -110,11 +110,25 @@ def _fresh(latest: Mapping[str, LatestValue], metric: str, now: datetime) -> flo
     return value.value
 
 
+def _why_unknown(latest: Mapping[str, LatestValue], metric: str) -> str:
+    """Return why a component's metric has no fresh value, for its note."""
+    value = latest.get(metric)
+    if value is not None and value.stale_reason:
+        return f"unknown: {value.stale_reason}"
+    if value is None or value.value is None:
+        return "unknown: no value yet"
+    return "unknown: no fresh value"
+
+
 def _reading(
-    key: str, value: float | None, agrees: Callable[[float], bool], note: Callable[[float], str]
+    key: str,
+    value: float | None,
+    agrees: Callable[[float], bool],
+    note: Callable[[float], str],
+    why: str = "unknown: no fresh value",
 ) -> Reading:
     if value is None:
-        return Reading(key, _LABELS[key], "unknown", "no fresh value")
+        return Reading(key, _LABELS[key], "unknown", why)
     return Reading(key, _LABELS[key], "yes" if agrees(value) else "no", note(value))
 
 
@@ -132,43 +146,59 @@ def assess(
     def fresh(metric: str) -> float | None:
         return _fresh(latest, metric, now)
 
+    def why(component: Component) -> str:
+        return _why_unknown(latest, component.metric)
+
     readings = (
         _reading(
             _RUT_HIGH.key,
             fresh(_RUT_HIGH.metric),
             lambda v: v < NEW_HIGH_SESSIONS,
             _since_high,
+            why(_RUT_HIGH),
         ),
-        _reading(_ASI.key, fresh(_ASI.metric), lambda v: v > ASI_LINE, lambda v: f"ASI {v:.0f}"),
-        _dominance(fresh(_DOMINANCE.metric), dominance_before, now),
+        _reading(
+            _ASI.key,
+            fresh(_ASI.metric),
+            lambda v: v > ASI_LINE,
+            lambda v: f"ASI {v:.0f}",
+            why(_ASI),
+        ),
+        _dominance(fresh(_DOMINANCE.metric), dominance_before, now, why(_DOMINANCE)),
         _reading(
             _ETH_BTC.key,
             fresh(_ETH_BTC.metric),
             lambda v: v > 0,
             lambda v: f"{v:+.2f}% vs its 50-day average",
+            why(_ETH_BTC),
         ),
         _reading(
             _ALTBTC_MACD.key,
             fresh(_ALTBTC_MACD.metric),
             lambda v: v > 0,
             lambda v: f"histogram {v:+.5f}",
+            why(_ALTBTC_MACD),
         ),
         _reading(
             _LIQUIDITY.key,
             fresh(_LIQUIDITY.metric),
             lambda v: v > 0,
             lambda v: f"{v:+,.1f} bn over 4 weeks",
+            why(_LIQUIDITY),
         ),
     )
     return Regime(sum(r.agrees for r in readings), readings)
 
 
 def _dominance(
-    now_value: float | None, before: tuple[datetime, float] | None, now: datetime
+    now_value: float | None,
+    before: tuple[datetime, float] | None,
+    now: datetime,
+    why: str = "unknown: no fresh value",
 ) -> Reading:
     key = _DOMINANCE.key
     if now_value is None:
-        return Reading(key, _LABELS[key], "unknown", "no fresh value")
+        return Reading(key, _LABELS[key], "unknown", why)
     if now_value >= DOMINANCE_LINE:
         return Reading(key, _LABELS[key], "no", f"{now_value:.2f}% (not below 59%)")
     if before is None or now - before[0] < FALLING_AT_LEAST:

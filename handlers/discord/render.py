@@ -104,7 +104,7 @@ def _metric_field(row: MetricStatus) -> Field:
 def _regime_field(regime: RegimeStatus) -> Field:
     lines = [f"{VERDICT_MARKS[r.verdict]} {r.label} — {r.note}" for r in regime.readings]
     mark = f" {STALE_MARK}" if regime.stale else ""
-    return Field(f"Risk-on regime: {regime.score}/{regime.out_of}{mark}", "\n".join(lines), False)
+    return Field(f"Risk-on regime: {regime.score_text()}{mark}", "\n".join(lines), False)
 
 
 def status_embed(report: StatusReport) -> EmbedSpec:
@@ -170,7 +170,14 @@ def subscription_text(change: SubscriptionChange, where: str) -> str:
 
 def added_alert_text(rule: RuleInfo) -> str:
     """Render a newly created custom alert."""
-    return f"Added alert `{rule.id}`: `{rule.condition}`. Remove it with `/alert remove {rule.id}`."
+    text = f"Added alert `{rule.id}`: `{rule.condition}`. Remove it with `/alert remove {rule.id}`."
+    if rule.no_data is not None:
+        text += (
+            f"\n⚠ `{rule.metric}` has no fresh value now ({rule.no_data}); the alert waits for one."
+        )
+    elif rule.now_text() is not None:
+        text += f"\nAlready true: {rule.now_text()}."
+    return text
 
 
 def discord_time(at: datetime) -> str:

@@ -90,7 +90,7 @@ def render_status(report: StatusReport, metric: str | None = None) -> str:
 
 def _regime(regime: RegimeStatus) -> str:
     stale = " ⚠ stale" if regime.stale else ""
-    lines = [f"<b>Risk-on regime: {regime.score}/{regime.out_of}</b>{stale}"]
+    lines = [f"<b>Risk-on regime: {escape(regime.score_text())}</b>{stale}"]
     lines += [
         f"{VERDICT_MARKS[r.verdict]} {escape(r.label)} — {escape(r.note)}" for r in regime.readings
     ]
@@ -192,10 +192,18 @@ def render_subscribe_menu(rules: Sequence[RuleInfo]) -> str:
 
 def render_alert_added(rule: RuleInfo) -> str:
     """Return the confirmation of a new custom alert."""
-    return (
+    text = (
         f"Added alert <code>{escape(rule.id)}</code>: {escape(rule.condition)}.\n"
         f"Remove it with /alert remove {escape(rule.id)}"
     )
+    if rule.no_data is not None:
+        text += (
+            f"\n⚠ <code>{escape(rule.metric)}</code> has no fresh value now "
+            f"({escape(rule.no_data)}); the alert waits for one."
+        )
+    elif rule.now_text() is not None:
+        text += f"\nAlready true: {escape(rule.now_text())}."
+    return text
 
 
 def render_alert_removed(rule_id: str) -> str:

@@ -152,7 +152,7 @@ async def test_regime_source_scores_from_the_store_and_its_rule_fires_once_at_fo
     # The alert carries the components behind the score, as data.
     components = {r.key: (r.verdict, r.note) for r in event.components}
     assert components["eth_btc"] == ("yes", "+1.50% vs its 50-day average")
-    assert components["altbtc_macd"] == ("unknown", "no fresh value")
+    assert components["altbtc_macd"] == ("unknown", "unknown: no value yet")
     assert len(components) == 6
     assert event.message().components == event.components
     assert (event.op, event.message().direction) == (">=", "rise")
@@ -175,17 +175,20 @@ async def test_regime_source_scores_from_the_store_and_its_rule_fires_once_at_fo
         "liquidity": "yes",
     }
     # /status risk_on: the score's own row, the rule on it, and the components block.
+    firing = tuple(r for r in report.firing if r.metric == "risk_on")
     assert await service.status("risk_on") == replace(
         report,
         metrics=tuple(m for m in report.metrics if m.metric == "risk_on"),
-        firing=tuple(r for r in report.firing if r.metric == "risk_on"),
+        firing=firing,
+        rules=firing,
     )
+    assert firing[0].value == "5 of 6, 1 unknown"
     text = render_status(report)
-    assert "<b>Risk-on regime: 5/6</b>" in text
+    assert "<b>Risk-on regime: 5 of 6, 1 unknown</b>" in text
     assert "✅ Altcoin Season Index above 50 — ASI 62" in text
-    assert "❔ Russell 2000 at a new high within 5 sessions — no fresh value" in text
+    assert "❔ Russell 2000 at a new high within 5 sessions — unknown: no value yet" in text
     embed = status_embed(report)
-    assert embed.fields[0].name == "Risk-on regime: 5/6"
+    assert embed.fields[0].name == "Risk-on regime: 5 of 6, 1 unknown"
     assert "✅ Bitcoin dominance below 59% and falling" in embed.fields[0].value
 
 
