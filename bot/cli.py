@@ -7,23 +7,24 @@ import asyncio
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import aiohttp
 
 from bot.app import close_sources, configure_logging, default_sources, rule_defaults, run
 from bot.model.checks import prepare_catalogue
 from bot.model.destinations import BadDestination, Destination
+from bot.model.evaluation import condition_holds
 from bot.model.metrics import CATALOGUE, CatalogueError, LatestValue, metric_info
 from bot.model.regime import METRIC as REGIME_METRIC
 from bot.model.regime import SOURCE as REGIME_SOURCE
 from bot.model.regime import VERDICT_MARKS, Regime, assess
-from bot.model.rules import ALL_BUILTINS, builtin_rules
+from bot.model.rules import ALL_BUILTINS, Rule, builtin_rules
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import Store, StoreUnavailable
 from bot.watch.regime import RegimeSource, dominance_reference
 from bot.web.health import CannotListen
-from signals.types import FetchResult, SourceError
+from signals.types import FetchResult, Sample, SourceError
 from timing import utcnow
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,28 @@ async def _regime(store: Store, results: Sequence[FetchResult | BaseException]) 
     return assess(latest, await dominance_reference(store, now), now)
 
 
+def _holds_now(
+    rule: Rule, fetched: Mapping[str, Sample], history: Sequence[Sample], regime: Regime
+) -> bool | None:
+    """Return whether `rule`'s condition holds on what this run fetched (None: cannot tell).
+
+    The database's rule states say what was alerted; this says what is true now, so that a
+    fresh database does not read "inactive" beside a Russell 2000 closing at its high.
+    """
+    if rule.metric == REGIME_METRIC:
+        if not regime.known:
+            return None
+        unknown = len(regime.readings) - regime.known
+        return condition_holds(rule, regime.score, (regime.score, regime.score + unknown))
+    sample = fetched.get(rule.metric)
+    if sample is None:
+        return None
+    if rule.op == "new high":
+        before = [s.value for s in history if s.metric == rule.metric and s.at < sample.at]
+        return sample.value > max(before) if before else None
+    return condition_holds(rule, sample.value)
+
+
 async def _status(settings: Settings, *, as_json: bool) -> int:
     prepare_catalogue(settings.ingest_metrics)
     store = await Store.open(settings.async_database_url)
@@ -180,10 +203,12 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
             "source": REGIME_SOURCE,
             "components": {r.key: r.verdict for r in regime.readings},
         }
-    rules = {
-        rule.id: {"state": states[rule.id].state if rule.id in states else "inactive"}
-        for rule in builtin_rules(rule_defaults(settings))
-    }
+    fetched = {s.metric: s for r in results if isinstance(r, FetchResult) for s in r.samples}
+    earlier = [s for r in results if isinstance(r, FetchResult) for s in r.history]
+    rules: dict[str, dict[str, object]] = {}
+    for rule in builtin_rules(rule_defaults(settings)):
+        state = states[rule.id].state if rule.id in states else "inactive"
+        rules[rule.id] = {"state": state, "holds": _holds_now(rule, fetched, earlier, regime)}
     if as_json:
         print(json.dumps({"metrics": metrics, "rules": rules, "errors": errors}, indent=2))
     else:
@@ -199,7 +224,10 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
             for reading in regime.readings:
                 print(f"  {VERDICT_MARKS[reading.verdict]} {reading.label}: {reading.note}")
         for rule_id, rule_row in rules.items():
-            print(f"rule {rule_id:<24} {rule_row['state']}")
+            holds = {True: "holds now", False: "does not hold", None: "unknown"}[
+                rule_row["holds"]  # type: ignore[index]
+            ]
+            print(f"rule {rule_id:<24} {rule_row['state']:<9} {holds}")
         for name, error in errors.items():
             print(f"source {name} failed: {error}", file=sys.stderr)
     return 0 if answered else 1

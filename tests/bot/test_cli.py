@@ -179,6 +179,14 @@ async def test_status_json_reports_every_metric_with_value_time_and_source(tmp_p
     }
     assert metrics["risk_on"]["value"] == 3.0 + (macd_verdict == "yes")
     assert set(report["rules"]) >= {"asi-above-50", "btc-dominance-below-59", "risk-on-regime"}
+    # A fresh database has alerted nothing, but the rules say what holds: the new-high rule
+    # agrees with rut_sessions_since_high = 0; a regime of 3 or 4 known with one unknown
+    # cannot be told.
+    rules = report["rules"]
+    assert rules["rut-new-high"] == {"state": "inactive", "holds": True}
+    assert rules["asi-above-50"]["holds"] is False
+    assert rules["btc-dominance-below-59"]["holds"] is True
+    assert rules["risk-on-regime"]["holds"] == (True if macd_verdict == "yes" else None)
     assert report["errors"] == {}
 
 
