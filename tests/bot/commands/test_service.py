@@ -15,8 +15,9 @@ from bot.model.destinations import Destination
 from bot.model.rules import BUILTIN_RULES, RuleDefaults
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
+from bot.watch.pollers import Poller
 from signals.metrics import metric_info
-from signals.types import Sample
+from signals.types import FetchResult, Sample, SourceUnavailable
 from tests.bot.conftest import FakeClock, deliver_due
 
 GROUP = Destination.parse("telegram:-1001")
@@ -782,3 +783,49 @@ async def test_an_alert_on_a_pushed_metric_no_longer_configured_stays_listed_and
     assert alert.metric == "retired_feed_x"
     await after.remove_alert(admin(), alert.id)
     assert await after.list_alerts(admin()) == ()
+
+
+async def test_status_says_a_backfill_is_running_and_how_far(
+    store: Store, engine: AlertEngine, clock: FakeClock
+) -> None:
+    class Backfilling:
+        name = "coingecko"
+        progress: str | None = "back-fill 31 of 51 coins"
+        down: str | None = None
+
+        def warming(self) -> str | None:
+            return self.progress
+
+        async def fetch(self, now: datetime) -> FetchResult:
+            if self.down is not None:
+                raise SourceUnavailable(self.name, self.down)
+            return FetchResult()
+
+    source = Backfilling()
+
+    async def nothing(_result: FetchResult) -> None:
+        return None
+
+    async def mark(_metric: str, _reason: str) -> None:
+        return None
+
+    poller = Poller(source, 60, nothing, mark, clock, metrics=("asi", "altbtc_macd"))
+    service = CommandService(store, engine, clock, health=lambda: [poller.health])
+    rows = {m.metric: m for m in (await service.status()).metrics}
+    assert rows["asi"].stale_reason == "warming up: back-fill 31 of 51 coins"
+    assert rows["altbtc_macd"].stale_reason == "warming up: back-fill 31 of 51 coins"
+    assert rows["rut"].stale_reason == "no value yet"
+    # Done warming, never answered yet: said so; then failing: since when and why.
+    source.progress = None
+    assert (await service.status("asi")).metrics[0].stale_reason == (
+        "the first refresh has not finished yet"
+    )
+    await poller.poll_once()
+    source.down = "HTTP 500"
+    await poller.poll_once()
+    clock.advance(minutes=5)
+    assert (await service.status("asi")).metrics[0].stale_reason == (
+        "coingecko failing for 5m: HTTP 500"
+    )
+    # /healthz's "fresh": a value was produced, not merely an answer received.
+    assert not poller.health.fresh
