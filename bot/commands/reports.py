@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.model.alerts import AlertMessage, AlertState
 from bot.model.destinations import Destination
+from bot.model.metrics import Lean
 from bot.model.regime import Reading
 
 
@@ -58,6 +59,8 @@ class RuleInfo:
     custom: bool
     state: str
     subscribed: bool = False
+    # What its firing means: risk-on, risk-off, or None (a metric without a known meaning).
+    lean: Lean | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -172,7 +172,14 @@ class CommandService:
     def _info(self, rule: Rule, state: RuleState | None, subscribed: bool = False) -> RuleInfo:
         name = state.state if state is not None else "inactive"
         return RuleInfo(
-            rule.id, rule.description, rule.metric, rule.condition, rule.custom, name, subscribed
+            rule.id,
+            rule.description,
+            rule.metric,
+            rule.condition,
+            rule.custom,
+            name,
+            subscribed,
+            rule.lean,
         )
 
     async def rules(self, caller: Caller | None = None) -> tuple[RuleInfo, ...]:

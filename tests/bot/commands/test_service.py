@@ -460,7 +460,7 @@ async def test_history_counts(
     assert latest.threshold == 75
     # The history keeps the alert as data for each front-end to word.
     alert = latest.alert
-    assert (alert.op, alert.direction, alert.tone) == (">=", "rise", "resolved")
+    assert (alert.op, alert.direction, alert.tone) == (">=", "rise", "risk-off")
     assert alert.rule_description.startswith("Altcoin season")
     assert alert.previous is not None
     assert await service.history(admin(OTHER)) == ()
@@ -568,10 +568,10 @@ async def test_status_shows_a_value_older_than_its_max_age_as_stale(
     (row,) = (await service.status("asi")).metrics
     assert row.value == 55
     assert row.stale
-    assert row.stale_reason == "no update for 2h 1m"
+    assert row.stale_reason == "no update for 2 h"
     clock.advance(days=3)
     (row,) = (await service.status("asi")).metrics
-    assert row.stale_reason == "no update for 3d 2h"
+    assert row.stale_reason == "no update for 3 d"
 
 
 async def test_status_lists_firing_built_in_rules(

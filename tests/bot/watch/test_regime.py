@@ -61,7 +61,9 @@ def test_every_component_agreeing_scores_six() -> None:
         "altbtc_macd",
         "liquidity",
     ]
-    assert regime.readings[2].note == "57.00%, -1.50 pts over 7 d"
+    # Dominance moves in percentage points; liquidity's change reads as compact money.
+    assert regime.readings[2].note == "57.00%, −1.50 pp over 7 d"
+    assert regime.readings[5].note == "+$40.0B over 4 weeks"
 
 
 def test_nothing_known_scores_zero_with_every_component_unknown() -> None:
@@ -181,11 +183,11 @@ async def test_regime_source_scores_from_the_store_and_its_rule_fires_once_at_fo
         firing=tuple(r for r in report.firing if r.metric == "risk_on"),
     )
     text = render_status(report)
-    assert "<b>Risk-on regime: 5/6</b>" in text
+    assert "<b>Risk-on regime: 5 of 6</b>" in text
     assert "✅ Altcoin Season Index above 50 — ASI 62" in text
     assert "❔ Russell 2000 at a new high within 5 sessions — no fresh value" in text
     embed = status_embed(report)
-    assert embed.fields[0].name == "Risk-on regime: 5/6"
+    assert embed.fields[0].name == "Risk-on regime: 5 of 6"
     assert "✅ Bitcoin dominance below 59% and falling" in embed.fields[0].value
 
 

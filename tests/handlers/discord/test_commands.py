@@ -181,8 +181,8 @@ async def test_status_is_an_embed_with_a_field_per_metric(
         "Bitcoin price (btc_usd)",
     }
     assert fields["Bitcoin price (btc_usd)"].startswith("**$101,250**")
-    assert "5m ago · coingecko" in fields["Altcoin Season Index (asi)"]
-    assert "🔥 `altseason`" in embed["description"]
+    assert "5 min ago · coingecko" in fields["Altcoin Season Index (asi)"]
+    assert "🟢 `altseason`" in embed["description"]
 
 
 async def test_unknown_metric_gets_an_ephemeral_usage_reply(

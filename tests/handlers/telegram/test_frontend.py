@@ -208,12 +208,12 @@ async def test_status_is_a_compact_table(running: Env) -> None:
     assert "<pre>" in reply.text
     lines = reply.plain.splitlines()
     asi = next(line for line in lines if line.startswith("asi "))
-    assert asi.split() == ["asi", "61", "5m", "coingecko"]
+    assert asi.split() == ["asi", "61", "5", "min", "ago", "coingecko"]
     dominance = next(line for line in lines if line.startswith("btc_dominance "))
-    assert dominance.split() == ["btc_dominance", "58.40%", "5m", "coinpaprika"]
+    assert dominance.split() == ["btc_dominance", "58.40%", "5", "min", "ago", "coinpaprika"]
     firing = (await running.service.status()).firing
     assert [r.id for r in firing] == ["asi-above-50"]
-    assert "Firing\n• asi-above-50 — " in reply.plain
+    assert "Firing\n🟢 asi-above-50 — " in reply.plain
 
 
 async def test_status_of_one_metric_and_of_an_unknown_one(running: Env) -> None:
