@@ -15,7 +15,7 @@ from bot.storage import Store
 from bot.watch.engine import AlertEngine
 from handlers.telegram import TelegramStartError
 from signals.types import Sample
-from tests.fakes.telegram_api import SentMessage, conflict
+from tests.fakes.telegram_api import SentMessage, conflict, server_error
 from tests.handlers.telegram.conftest import OPERATOR, Env, MakeEnv, WallClock
 from timing import Backoff
 
@@ -285,6 +285,23 @@ async def test_conflict_logs_one_line_and_keeps_going(
     assert "Another instance is polling this Telegram token" in warnings[0].getMessage()
     assert waits[:4] == [1, 2, 4, 8]
     assert any("working again" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_failed_poll_says_what_failed_in_one_line(
+    make_env: MakeEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def record(seconds: float) -> None:
+        pass
+
+    env = make_env(sleep=record, backoff=Backoff(base=1, cap=30))
+    env.fake.fail_polls(server_error(), times=3)
+    with caplog.at_level(logging.INFO, logger="handlers.telegram"):
+        await env.frontend.start()
+        env.fake.private_message(USER, "/help")
+        await reply_to(env, USER, 0)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["Telegram polling (getUpdates) failed: Bad Gateway; retrying with backoff"]
 
 
 async def test_a_rejected_token_stops_start_without_quoting_it(make_env: MakeEnv) -> None:
