@@ -27,7 +27,6 @@ used is one hour older than it could be, but never one still moving.
 from __future__ import annotations
 
 import logging
-import re
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from signals.http import retry_after_seconds
 from signals.payload import Payload
 from signals.sources.exchange import (
     ExchangeFactory,
+    ccxt_reason,
     header_value,
     http_status_in,
     make_exchange,
@@ -81,7 +81,6 @@ REGION_MESSAGE = (
 _PERIOD = timedelta(hours=1)
 _REGION_BLOCKED = 451
 _MULTIPLIED = "1000"
-_URL = re.compile(r"\S+://\S+\s*")
 LISTINGS = "the contract list (exchangeInfo)"
 _BRIEF = 160
 
@@ -303,27 +302,12 @@ def _translate(exchange: Any, exc: Exception, now: datetime, what: str) -> Sourc
     if isinstance(exc, ccxt_errors.BadResponse):
         return BadPayload(PROVIDER, "body", _brief(exc))
     # 5xx, timeouts, a dropped connection, or an exchange error such as an unknown symbol.
-    return SourceUnavailable(PROVIDER, f"{type(exc).__name__} fetching {what}: {_reason(exc)}")
-
-
-def _reason(exc: BaseException) -> str:
-    """Return why ccxt gave up: its own words, else the network error beneath (ccxt's message
-    for a refused connection or a timeout is only the method and URL)."""
-    brief = _brief(exc)
-    if brief:
-        return brief
-    cause = exc.__cause__ or exc.__context__
-    while cause is not None:
-        text = _brief(cause)
-        if text:
-            return f"{type(cause).__name__}: {text}"
-        cause = cause.__cause__ or cause.__context__
-    return "no reason given (no answer from Binance)"
+    reason = ccxt_reason(exc, EXCHANGE_ID, "no answer from Binance")
+    return SourceUnavailable(PROVIDER, f"{type(exc).__name__} fetching {what}: {reason}")
 
 
 def _brief(exc: BaseException) -> str:
-    # ccxt messages repeat the exchange id and the full URL before the status and body.
-    text = _URL.sub("", str(exc)).removeprefix(f"{EXCHANGE_ID} ").removeprefix("GET ").strip()
+    text = ccxt_reason(exc, EXCHANGE_ID, "")
     return text if len(text) <= _BRIEF else f"{text[: _BRIEF - 3]}..."
 
 
