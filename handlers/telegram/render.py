@@ -7,7 +7,9 @@ import re
 from collections.abc import Sequence
 
 from bot.commands import (
+    BOT_NAME,
     COMMANDS,
+    GREETING,
     EventInfo,
     MetricStatus,
     MuteInfo,
@@ -59,11 +61,7 @@ def render_help() -> str:
 
 def render_start() -> str:
     """Return the greeting: what the bot does, then the commands."""
-    return (
-        "<b>Risk-On Radar</b> watches the signals behind the small-caps-then-altcoins rotation "
-        "and tells this chat the moment a rule you subscribe to fires.\n"
-        "Start with /rules, then /subscribe.\n\n" + render_help()
-    )
+    return f"<b>{escape(BOT_NAME)}</b> {escape(GREETING)}\n\n{render_help()}"
 
 
 def render_status(report: StatusReport, metric: str | None = None) -> str:
