@@ -150,13 +150,13 @@ def assess(
             _ETH_BTC.key,
             fresh(_ETH_BTC.metric),
             lambda v: v > 0,
-            lambda v: f"{v:+.2f}% vs its 50-day average",
+            lambda v: f"{_signed(v, f'{abs(v):.2f}')}% vs its 50-day average",
         ),
         _reading(
             _ALTBTC_MACD.key,
             fresh(_ALTBTC_MACD.metric),
             lambda v: v > 0,
-            lambda v: f"histogram {v:+.5f}",
+            lambda v: f"histogram {_signed(v, f'{abs(v):.5f}')}",
         ),
         _reading(
             _LIQUIDITY.key,
