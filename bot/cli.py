@@ -7,7 +7,9 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
 import aiohttp
 
@@ -15,6 +17,7 @@ from bot.app import close_sources, configure_logging, default_sources, rule_defa
 from bot.model.checks import prepare_catalogue
 from bot.model.destinations import BadDestination, Destination
 from bot.model.evaluation import condition_holds
+from bot.model.formatting import format_age, format_ago, format_time
 from bot.model.metrics import CATALOGUE, CatalogueError, LatestValue, metric_info
 from bot.model.regime import METRIC as REGIME_METRIC
 from bot.model.regime import SOURCE as REGIME_SOURCE
@@ -24,10 +27,13 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import Store, StoreUnavailable
 from bot.watch.regime import RegimeSource, dominance_reference
 from bot.web.health import CannotListen
-from signals.types import FetchResult, Sample, SourceError
-from timing import utcnow
+from signals.types import FetchResult, ReportsProgress, Sample, Source, SourceError
+from timing import MonotonicClock, Sleep, utcnow
 
 log = logging.getLogger(__name__)
+
+# While `status` waits, a line on stderr this often says for what.
+PROGRESS_SECONDS = 10.0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -151,6 +157,46 @@ def _holds_now(
     return condition_holds(rule, sample.value)
 
 
+class _Progress:
+    """Tell the operator on stderr what `status` waits for: a fresh database's first ASI
+    back-fill takes minutes, and silence that long reads as a hang."""
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        every: float = PROGRESS_SECONDS,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        clock: MonotonicClock = time.monotonic,
+    ) -> None:
+        self._pending = list(names)
+        self._every = every
+        self._sleep = sleep
+        self._clock = clock
+        self._started = clock()
+        self.say(
+            f"asking {len(names)} sources once: {', '.join(names)} (on a fresh database the "
+            "ASI first back-fills a year of closes: a few minutes)"
+        )
+
+    @staticmethod
+    def say(line: str) -> None:
+        print(f"status: {line}", file=sys.stderr, flush=True)
+
+    async def watch(self, source: Source) -> FetchResult:
+        try:
+            return await source.fetch(utcnow())
+        finally:
+            self._pending.remove(source.name)
+
+    async def tick(self) -> None:
+        while True:
+            await self._sleep(self._every)
+            if self._pending:
+                waited = timedelta(seconds=self._clock() - self._started)
+                self.say(f"still waiting for {', '.join(self._pending)} ({format_age(waited)})")
+
+
 async def _status(settings: Settings, *, as_json: bool) -> int:
     prepare_catalogue(settings.ingest_metrics)
     store = await Store.open(settings.async_database_url)
@@ -163,21 +209,28 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
             needing = {spec.name for spec in CATALOGUE.sources if spec.needs}
             later = [s for s in sources if s.name in needing]
             first = [s for s in sources if s not in later]
+            progress = _Progress([s.name for s in first + later])
+            for source in sources:
+                if isinstance(source, ReportsProgress):
+                    source.on_progress = progress.say
+            ticker = asyncio.ensure_future(progress.tick())
             try:
                 results = await asyncio.gather(
-                    *(source.fetch(utcnow()) for source in first), return_exceptions=True
+                    *(progress.watch(source) for source in first), return_exceptions=True
                 )
                 results += await asyncio.gather(
-                    *(source.fetch(utcnow()) for source in later), return_exceptions=True
+                    *(progress.watch(source) for source in later), return_exceptions=True
                 )
                 sources = first + later
             finally:
+                ticker.cancel()
                 await close_sources(everything)
         states = await store.rule_states()
         regime = await _regime(store, results)
     finally:
         await store.close()
     metrics: dict[str, dict[str, object]] = {}
+    times: dict[str, datetime] = {}
     errors: dict[str, str] = {}
     answered = 0
     for source, result in zip(sources, results, strict=True):
@@ -185,6 +238,7 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
             # A source that only says why it has nothing (waiting, a bot wall) gave no number.
             answered += bool(result.samples)
             for sample in result.samples:
+                times[sample.metric] = sample.at
                 metrics[sample.metric] = {
                     "value": sample.value,
                     "at": sample.at.isoformat().replace("+00:00", "Z"),
@@ -197,6 +251,7 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
         else:
             errors[source.name] = f"{type(result).__name__}: {result}"
     if regime.known:
+        times[REGIME_METRIC] = utcnow()
         metrics[REGIME_METRIC] = {
             "value": float(regime.score),
             "at": utcnow().isoformat().replace("+00:00", "Z"),
@@ -212,14 +267,16 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"metrics": metrics, "rules": rules, "errors": errors}, indent=2))
     else:
+        now = utcnow()
         for metric, row in metrics.items():
             value = row.get("value")
-            shown = (
-                metric_info(metric).format(value)
-                if isinstance(value, float)
-                else f"stale: {row.get('stale')}"
-            )
-            print(f"{metric:<24} {shown:<24} {row.get('source', '')} {row.get('at', '')}")
+            at = times.get(metric)
+            if not isinstance(value, float) or at is None:
+                print(f"{metric:<24} stale: {row.get('stale')}")
+                continue
+            shown = metric_info(metric).format(value)
+            when = f"{format_ago(now - at)} ({format_time(at)})"
+            print(f"{metric:<24} {shown:>14}  {row.get('source', ''):<16} {when}")
         if regime.known:
             for reading in regime.readings:
                 print(f"  {VERDICT_MARKS[reading.verdict]} {reading.label}: {reading.note}")

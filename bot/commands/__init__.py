@@ -1,6 +1,6 @@
 """The commands a chat can send, answered transport-agnostically: the only part of `bot` front-ends use."""
 
-from bot.commands.catalog import BY_NAME, COMMANDS, CommandSpec
+from bot.commands.catalog import BOT_NAME, BY_NAME, COMMANDS, GREETING, CommandSpec
 from bot.commands.frontend import FrontEnd
 from bot.commands.reports import (
     Caller,
@@ -17,8 +17,10 @@ from bot.commands.reports import (
 from bot.commands.service import CommandService, parse_duration
 
 __all__ = [
+    "BOT_NAME",
     "BY_NAME",
     "COMMANDS",
+    "GREETING",
     "Caller",
     "CommandError",
     "CommandService",

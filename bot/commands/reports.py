@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from bot.model.alerts import AlertMessage, AlertState
 from bot.model.destinations import Destination
 from bot.model.formatting import format_time
+from bot.model.metrics import Lean
 from bot.model.regime import Reading
 
 
@@ -59,6 +60,8 @@ class RuleInfo:
     custom: bool
     state: str
     subscribed: bool = False
+    # What its firing means: risk-on, risk-off, or None (a metric without a known meaning).
+    lean: Lean | None = None
     # The metric's fresh value now, formatted, and whether the condition holds at it (None:
     # no fresh value, or unknown parts decide). A crossing can hold with the rule inactive:
     # it alerts on a crossing, and none was seen yet.

@@ -214,6 +214,7 @@ class CommandService:
             rule.custom,
             name,
             subscribed,
+            rule.lean,
             value=None if value is None else _formatted(value),
             holds=holds,
             since=state.since if state is not None and name == "firing" else None,

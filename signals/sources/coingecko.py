@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
@@ -68,6 +68,8 @@ _RESEND_DAYS = 5
 RATE_LIMIT_HOLD = 60.0
 # Coins named in one summary line; the rest are counted.
 _NAMED = 5
+# A back-fill reports its progress every this many coins (about 12 s at the keyless rate).
+_PROGRESS_EVERY = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -326,11 +328,13 @@ class CoinGeckoMarkets:
         # Volumes from back-fills not yet turned into daily sums: kept across a cut-short one.
         self._fetched_volumes: dict[str, dict[date, float]] = {}
         self._failing: set[str] = set()
-        self._progress: str | None = None
+        self._warming: str | None = None
+        # Told how a back-fill gets on (`ReportsProgress`): `python -m bot status` prints it.
+        self.on_progress: Callable[[str], None] | None = None
 
     def warming(self) -> str | None:
         """Return the back-fill's progress while one runs, else None."""
-        return self._progress
+        return self._warming
 
     def alt_symbols(self) -> tuple[str, ...]:
         """Return the current ASI universe's symbols, upper-case, largest market cap first."""
@@ -474,14 +478,23 @@ class CoinGeckoMarkets:
         fetched: dict[str, dict[date, float]] = {}
         oldest_volume = window(today)[0]
         missing: list[str] = []
+        self._progress(
+            f"ASI back-fill: fetching {self._backfill_days} days of closes for "
+            f"{_coins(len(coins))} from CoinGecko, {_about(len(coins) * pacer.interval)} at "
+            f"{60 / pacer.interval:.0f} calls/min"
+        )
         try:
             for done, coin in enumerate(coins, start=1):
-                self._progress = f"back-fill {done - 1} of {len(coins)} coins"
+                self._warming = f"back-fill {done - 1} of {len(coins)} coins"
                 await self._backfill_one(coin, today, oldest_volume, fetched, missing)
                 if done % 10 == 0 or done == len(coins):
                     log.info("asi back-fill: %d/%d coins done", done, len(coins))
+                if done % _PROGRESS_EVERY == 0 or done == len(coins):
+                    left = (len(coins) - done) * pacer.interval
+                    rest = f", {_about(left)} left" if done < len(coins) else ""
+                    self._progress(f"ASI back-fill: {done}/{len(coins)} coins{rest}")
         finally:
-            self._progress = None
+            self._warming = None
             if len(missing) > 1:
                 # The episode's end: the coins after the first were counted, not logged one by one.
                 log.warning(
@@ -491,6 +504,10 @@ class CoinGeckoMarkets:
                     _named(missing),
                 )
         return fetched
+
+    def _progress(self, line: str) -> None:
+        if self.on_progress is not None:
+            self.on_progress(line)
 
     async def _backfill_one(
         self,
@@ -559,6 +576,13 @@ def _references_in(
         value = found.get(coin)
         result[coin] = None if value is None or pd.isna(value) else float(value)
     return result
+
+
+def _about(seconds: float) -> str:
+    """Return a rough duration: `about 40 s`, `about 2 min`."""
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} s"
+    return f"about {round(seconds / 60)} min"
 
 
 def _coins(count: int) -> str:

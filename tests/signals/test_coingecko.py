@@ -72,6 +72,8 @@ async def test_cold_start_back_fills_paced_then_a_warm_refresh_is_one_call(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     source = CoinGeckoMarkets(client, store)
+    told: list[str] = []
+    source.on_progress = told.append
     with caplog.at_level(logging.INFO, "signals.sources.coingecko"):
         cold = await source.fetch(scenario.NOW)
 
@@ -91,6 +93,14 @@ async def test_cold_start_back_fills_paced_then_a_warm_refresh_is_one_call(
         *(f"asi back-fill: {n}/51 coins done" for n in (10, 20, 30, 40, 50)),
         "asi back-fill: 51/51 coins done",
     ]
+    # Whoever waits (`python -m bot status`) is told every five coins, with the time left.
+    assert told[0] == (
+        "ASI back-fill: fetching 365 days of closes for 51 coins from CoinGecko, about 2 min "
+        "at 25 calls/min"
+    )
+    assert told[1] == "ASI back-fill: 5/51 coins, about 2 min left"
+    assert told[-2:] == ["ASI back-fill: 50/51 coins, about 2 s left", "ASI back-fill: 51/51 coins"]
+    assert len(told) == 1 + 10 + 1
     # 366 midnight points are the closes of 2023-06-30 .. 2024-06-29; the noon point is dropped.
     assert store.days_stored("bitcoin") == 366
     assert store.days_stored("alt51") == 0

@@ -463,7 +463,7 @@ async def test_history_counts(
     assert latest.threshold == 75
     # The history keeps the alert as data for each front-end to word.
     alert = latest.alert
-    assert (alert.op, alert.direction, alert.tone) == (">=", "rise", "resolved")
+    assert (alert.op, alert.direction, alert.tone) == (">=", "rise", "risk-off")
     assert alert.rule_description.startswith("Altcoin season")
     assert alert.previous is not None
     assert await service.history(admin(OTHER)) == ()
@@ -575,10 +575,10 @@ async def test_status_shows_a_value_older_than_its_max_age_as_stale(
     (row,) = (await service.status("asi")).metrics
     assert row.value == 55
     assert row.stale
-    assert row.stale_reason == "no update for 2h 1m"
+    assert row.stale_reason == "no update for 2 h"
     clock.advance(days=3)
     (row,) = (await service.status("asi")).metrics
-    assert row.stale_reason == "no update for 3d 2h"
+    assert row.stale_reason == "no update for 3 d"
 
 
 async def test_status_lists_firing_built_in_rules(
@@ -825,7 +825,7 @@ async def test_status_says_a_backfill_is_running_and_how_far(
     await poller.poll_once()
     clock.advance(minutes=5)
     assert (await service.status("asi")).metrics[0].stale_reason == (
-        "coingecko failing for 5m: HTTP 500"
+        "coingecko failing for 5 min: HTTP 500"
     )
     # /healthz's "fresh": a value was produced, not merely an answer received.
     assert not poller.health.fresh
