@@ -714,3 +714,36 @@ async def test_a_coin_swapping_in_and_out_of_the_universe_is_read_once(
     feeds.markets[3]["market_cap"] = 5.0e9
     await source.fetch(scenario.NOW + timedelta(minutes=3))
     assert history.asked == []
+
+
+async def test_excluded_coins_carry_the_name_coingecko_lists_for_their_category(
+    feeds: FeedServer, client: CoinGeckoClient, store: InMemoryPriceHistory
+) -> None:
+    assert feeds.category_names is not None
+    feeds.category_names["stablecoins"] = "Stablecoins (USD and others)"
+    source = CoinGeckoMarkets(client, store)
+    await source.fetch(scenario.NOW)
+    universe = source.asi_universe()
+    assert universe is not None
+    reasons = {e.id: e.reason for e in universe.excluded}
+    assert reasons["new-dollar"] == "Stablecoins (USD and others)"
+    assert reasons["mega-lst"] == "Liquid Staking Tokens"  # the list's name, as before
+    assert reasons["bridged-thing"] == "the name says it is a bridged copy of another chain's token"
+
+
+async def test_a_category_coingecko_no_longer_lists_is_skipped_with_a_warning(
+    feeds: FeedServer,
+    client: CoinGeckoClient,
+    store: InMemoryPriceHistory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert feeds.category_names is not None
+    del feeds.category_names["lp-tokens"]
+    with caplog.at_level(logging.WARNING, "signals.sources.coingecko"):
+        result = await CoinGeckoMarkets(client, store).fetch(scenario.NOW)
+    assert values(result) == [scenario.EXPECTED_ASI]
+    assert category_calls(feeds) == CATEGORIES - 1
+    assert not any(s.query.get("category") == "lp-tokens" for s in feeds.seen)
+    assert [r.getMessage() for r in caplog.records] == [
+        "asi: CoinGecko no longer lists the excluded categories lp-tokens; skipped"
+    ]
