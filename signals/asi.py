@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,7 @@ import pandas as pd
 from signals.market import MarketCoin
 from signals.specs.coingecko import MarketsMetric
 from signals.types import Sample, Stale
+from signals.universe import AsiUniverse, CountedCoin, ExcludedCoin
 
 BITCOIN = "bitcoin"
 UNIVERSE_SIZE = 50
@@ -39,7 +40,6 @@ LOOKBACK = timedelta(days=90)
 TOLERANCE_DAYS = 3
 # Closes that never left +-2 % around one price over the window: the coin is pegged.
 PEG_BAND = 0.02
-PEGGED = "pegged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,17 +91,6 @@ def _field(entry: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError(f"asi exclusion entry {entry!r} needs a non-empty {key!r}")
     return value
-
-
-@dataclass(frozen=True, slots=True)
-class ExcludedCoin:
-    """A coin ranked among the universe but left out of it, and why."""
-
-    id: str
-    symbol: str
-    name: str
-    rank: int
-    reason: str
 
 
 def rank_candidates(
@@ -261,42 +250,6 @@ def altcoin_season(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class CountedCoin:
-    """A coin of the universe and its 90-day change (None: no close from 90 days ago)."""
-
-    id: str
-    symbol: str
-    name: str
-    rank: int
-    change: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class AsiUniverse:
-    """Which coins the ASI counted and which it left out, as of one refresh.
-
-    `coins` is the universe by market cap; `excluded` the coins ranked above its last coin
-    that were left out (a category's name, a listed reason, or `PEGGED`), by rank. `value` is
-    the index published from it, or None with `stale_reason` saying why none was.
-    """
-
-    at: datetime
-    bitcoin_change: float | None
-    coins: tuple[CountedCoin, ...]
-    excluded: tuple[ExcludedCoin, ...]
-    value: float | None
-    stale_reason: str | None = None
-
-    @property
-    def beat_bitcoin(self) -> tuple[CountedCoin, ...]:
-        """Return the coins whose change beats Bitcoin's, in universe order."""
-        btc = self.bitcoin_change
-        if btc is None:
-            return ()
-        return tuple(c for c in self.coins if c.change is not None and c.change > btc)
-
-
 def describe_universe(
     reading: AsiReading,
     universe: Sequence[MarketCoin],
@@ -315,12 +268,3 @@ def describe_universe(
     if isinstance(outcome, Sample):
         return AsiUniverse(at, reading.bitcoin_change, coins, tuple(shown), outcome.value)
     return AsiUniverse(at, reading.bitcoin_change, coins, tuple(shown), None, outcome.reason)
-
-
-@runtime_checkable
-class UniverseSource(Protocol):
-    """A source that keeps the ASI universe of its last refresh, for `/status asi`."""
-
-    def asi_universe(self) -> AsiUniverse | None:
-        """Return the universe of the last refresh, or None before the first one."""
-        ...

@@ -13,8 +13,11 @@ from bot.commands.reports import (
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    UniverseCoin,
+    UniverseExclusion,
+    UniverseStatus,
 )
-from bot.commands.service import CommandService, parse_duration
+from bot.commands.service import CommandService, parse_duration, universe_status
 
 __all__ = [
     "BY_NAME",
@@ -32,5 +35,9 @@ __all__ = [
     "RuleInfo",
     "StatusReport",
     "SubscriptionChange",
+    "UniverseCoin",
+    "UniverseExclusion",
+    "UniverseStatus",
     "parse_duration",
+    "universe_status",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from bot.commands.reports import (
@@ -18,6 +18,9 @@ from bot.commands.reports import (
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    UniverseCoin,
+    UniverseExclusion,
+    UniverseStatus,
 )
 from bot.model.alerts import StoredEvent
 from bot.model.destinations import Destination
@@ -30,6 +33,8 @@ from bot.model.rules import ALL_BUILTINS, Rule, RuleSyntaxError, parse_rule
 from bot.model.text import digit_problem, strip_invisible
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
+from signals.specs.coingecko import MarketsMetric
+from signals.universe import AsiUniverse
 from timing import WallClock
 
 log = logging.getLogger(__name__)
@@ -59,6 +64,18 @@ def parse_duration(text: str) -> timedelta:
     return duration
 
 
+def universe_status(universe: AsiUniverse | None) -> UniverseStatus:
+    """Return the ASI source's universe as the report front-ends render."""
+    if universe is None:
+        return UniverseStatus(None)
+    return UniverseStatus(
+        universe.at,
+        universe.bitcoin_change,
+        tuple(UniverseCoin(c.symbol.upper(), c.name, c.change) for c in universe.coins),
+        tuple(UniverseExclusion(e.symbol.upper(), e.name, e.reason) for e in universe.excluded),
+    )
+
+
 def _regime_status(value: LatestValue | None, now: datetime) -> RegimeStatus | None:
     if value is None or value.value is None or value.at is None:
         return None
@@ -78,8 +95,11 @@ class CommandService:
         operators: Sequence[str] = (),
         max_custom_rules: int = 20,
         pushed_metrics: Sequence[str] = (),
+        asi_universe: Callable[[], AsiUniverse | None] | None = None,
     ) -> None:
         self._store = store
+        # In memory, from the ASI source of this process; None where no source keeps one.
+        self._asi_universe = asi_universe or (lambda: None)
         # Metrics pushed in through /ingest count as metrics for /status and /alert too.
         self._metrics = (*METRICS, *(m for m in pushed_metrics if m not in METRICS))
         self._engine = engine
@@ -125,6 +145,7 @@ class CommandService:
                 )
         latest = await self._store.latest_values()
         wanted = [metric] if metric else [m for m in self._metrics if m in latest]
+        universe = universe_status(self._asi_universe()) if metric == MarketsMetric.ASI else None
         rows = []
         for metric_id in wanted:
             info = metric_info(metric_id)
@@ -151,8 +172,7 @@ class CommandService:
                     source=value.source,
                     stale=stale,
                     stale_reason=reason,
-                    # The regime's components show as its own block, not as raw detail.
-                    detail=value.detail if metric and metric != REGIME_METRIC else (),
+                    detail=value.detail if _shows_detail(metric, universe) else (),
                 )
             )
         states = await self._store.rule_states()
@@ -167,7 +187,7 @@ class CommandService:
         regime = None
         if metric in (None, REGIME_METRIC):
             regime = _regime_status(latest.get(REGIME_METRIC), now)
-        return StatusReport(tuple(rows), firing, now, regime)
+        return StatusReport(tuple(rows), firing, now, regime, universe)
 
     def _info(self, rule: Rule, state: RuleState | None, subscribed: bool = False) -> RuleInfo:
         name = state.state if state is not None else "inactive"
@@ -312,6 +332,14 @@ class CommandService:
         """Carry a chat's subscriptions, mute and custom alerts to its new address."""
         await self._store.move_destination(old.address, new.address)
         await self._engine.reload()
+
+
+def _shows_detail(metric: str | None, universe: UniverseStatus | None) -> bool:
+    """Tell whether one metric's stored detail is shown: not where a block says it better."""
+    if metric is None or metric == REGIME_METRIC:
+        return False  # the regime's components show as its own block
+    # The universe names every coin with its change, the winners the detail lists among them.
+    return universe is None or not universe.computed
 
 
 def _event_info(event: StoredEvent) -> EventInfo:

@@ -5,6 +5,7 @@ Plain text only: each front-end escapes or marks these up its own way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.model.metrics import metric_info
@@ -81,3 +82,26 @@ def format_condition(metric: str, op: Op, threshold: float | None) -> str:
     if op == "new high" or threshold is None:
         return _OP_WORDS[op]
     return f"{_OP_WORDS[op]} {metric_info(metric).format(threshold)}"
+
+
+def format_fraction(change: float) -> str:
+    """Return a fractional change as a signed percentage to one decimal: `+12.5%`, `−3.0%`."""
+    shown = f"{abs(change) * 100:,.1f}"
+    return f"{'+' if float(shown.replace(',', '')) == 0 else _sign(change)}{shown}%"
+
+
+def join_capped(items: Sequence[str], limit: int, separator: str = ", ") -> str:
+    """Join `items` within `limit` characters; what does not fit is counted: `… and 7 more`."""
+    shown: list[str] = []
+    used = 0
+    for index, item in enumerate(items):
+        rest = len(items) - index - 1
+        # Room for this item and, if others follow, for the tail that would count them.
+        tail = len(f" … and {rest} more") if rest else 0
+        cost = len(item) + (len(separator) if shown else 0)
+        if used + cost + tail > limit:
+            left = len(items) - index
+            return f"{separator.join(shown)} … and {left} more".lstrip()
+        shown.append(item)
+        used += cost
+    return separator.join(shown)

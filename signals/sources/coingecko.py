@@ -26,11 +26,8 @@ from signals.altbtc import (
 from signals.asi import (
     BITCOIN,
     MIN_HISTORY,
-    PEGGED,
     TOLERANCE_DAYS,
     UNIVERSE_SIZE,
-    AsiUniverse,
-    ExcludedCoin,
     Exclusions,
     altcoin_season,
     closes_frame,
@@ -47,6 +44,7 @@ from signals.http import DEFAULT_TIMEOUT, FeedClient, HttpRefused
 from signals.market import MarketCoin, MarketTotals
 from signals.payload import Payload, SkipLog, is_number
 from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceError, Stale
+from signals.universe import PEGGED, AsiUniverse, ExcludedCoin
 from signals.volume import METRIC as VOLUME_METRIC
 from signals.volume import SERIES as VOLUME_SERIES
 from signals.volume import seed_volumes, universe_volume, volume_ratio, window

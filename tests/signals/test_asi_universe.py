@@ -23,7 +23,6 @@ import aiohttp
 import pytest
 
 from signals.asi import (
-    PEGGED,
     Exclusions,
     is_pegged,
     load_exclusions,
@@ -33,6 +32,7 @@ from signals.asi import (
 from signals.history import InMemoryPriceHistory
 from signals.market import MarketCoin
 from signals.sources.coingecko import CoinGeckoClient, CoinGeckoMarkets
+from signals.universe import PEGGED
 from tests.fakes.clock import FakeTime
 from tests.fakes.feeds import FeedServer, cg_daily_prices
 
