@@ -165,6 +165,9 @@ class CoinGeckoClient:
     async def category_names(self) -> dict[str, str]:
         """Return every CoinGecko category id with its name from `/coins/categories/list`."""
         body = await self._get("/coins/categories/list")
+        if body.length() == 0:
+            # Read as "every category is gone", it would let every stablecoin into the ASI.
+            raise body.fail("empty category list")
         return {entry["category_id"].text(): entry["name"].text() for entry in body.items()}
 
     async def category_members(self, category: str, per_page: int = PAGE_SIZE) -> frozenset[str]:

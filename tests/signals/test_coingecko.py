@@ -747,3 +747,22 @@ async def test_a_category_coingecko_no_longer_lists_is_skipped_with_a_warning(
     assert [r.getMessage() for r in caplog.records] == [
         "asi: CoinGecko no longer lists the excluded categories lp-tokens; skipped"
     ]
+
+
+async def test_an_empty_category_list_is_a_failed_refresh_not_every_category_gone(
+    feeds: FeedServer, client: CoinGeckoClient, store: InMemoryPriceHistory
+) -> None:
+    source = CoinGeckoMarkets(client, store)
+    feeds.queue(CATEGORY_LIST, Reply(200, []))
+    with pytest.raises(BadPayload, match="empty category list"):
+        await source.fetch(scenario.NOW)
+    assert category_calls(feeds) == 0
+
+    await source.fetch(scenario.NOW + timedelta(minutes=1))
+    feeds.queue(CATEGORY_LIST, Reply(200, []))
+    # A day later the list comes back empty: yesterday's members stay excluded.
+    result = await source.fetch(scenario.NOW + timedelta(days=1, minutes=2))
+    assert values(result) == [scenario.EXPECTED_ASI]
+    universe = source.asi_universe()
+    assert universe is not None
+    assert {e.id for e in universe.excluded} >= {"tether", "new-dollar", "mega-lst"}
