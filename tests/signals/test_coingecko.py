@@ -430,6 +430,9 @@ def small_market(feeds: FeedServer, n: int) -> list[date]:
         "tether": lambda k: 1.0,
     }
     caps = {"bitcoin": 1.0e12, "tether": 1.0e11, "alt-a": 3.0e9, "alt-b": 1.0e9}
+    feeds.categories = {category: [] for category in scenario.CATEGORY_NAMES}
+    feeds.categories["stablecoins"] = ["tether"]
+    feeds.category_names = dict(scenario.CATEGORY_NAMES)
     feeds.markets = [
         cg_coin(coin, usd[coin](n), cap, rank, symbol=coin.replace("-", ""))
         for rank, (coin, cap) in enumerate(caps.items(), start=1)
