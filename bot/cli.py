@@ -13,11 +13,19 @@ from datetime import datetime, timedelta
 
 import aiohttp
 
-from bot.app import close_sources, configure_logging, default_sources, rule_defaults, run
+from bot.app import (
+    asi_universe_of,
+    close_sources,
+    configure_logging,
+    default_sources,
+    rule_defaults,
+    run,
+)
+from bot.commands import UniverseStatus, universe_status
 from bot.model.checks import prepare_catalogue
 from bot.model.destinations import BadDestination, Destination
 from bot.model.evaluation import condition_holds
-from bot.model.formatting import format_age, format_ago, format_time
+from bot.model.formatting import format_age, format_ago, format_fraction, format_time
 from bot.model.metrics import CATALOGUE, CatalogueError, LatestValue, metric_info
 from bot.model.regime import METRIC as REGIME_METRIC
 from bot.model.regime import SOURCE as REGIME_SOURCE
@@ -27,6 +35,7 @@ from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import Store, StoreUnavailable
 from bot.watch.regime import RegimeSource, dominance_reference
 from bot.web.health import CannotListen
+from signals.specs.coingecko import MarketsMetric
 from signals.types import FetchResult, ReportsProgress, Sample, Source, SourceError
 from timing import MonotonicClock, Sleep, utcnow
 
@@ -41,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run the service (the default)")
     status = commands.add_parser("status", help="fetch every source once and print the metrics")
+    status.add_argument(
+        "metric", nargs="?", help="show only this metric (asi adds the coins it counted)"
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
     for name, verb in (("subscribe", "send"), ("unsubscribe", "stop sending")):
         sub = commands.add_parser(name, help=f"{verb} a destination alerts")
@@ -70,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "rules":
             return _rules(settings)
         if command == "status":
-            return asyncio.run(_status(settings, as_json=args.json))
+            return asyncio.run(_status(settings, args.metric, as_json=args.json))
         return asyncio.run(_subscription(settings, command, args.destination, args.rules))
     except (StoreUnavailable, CannotListen) as exc:
         print(f"risk-on-radar: {exc}", file=sys.stderr)
@@ -197,8 +209,15 @@ class _Progress:
                 self.say(f"still waiting for {', '.join(self._pending)} ({format_age(waited)})")
 
 
-async def _status(settings: Settings, *, as_json: bool) -> int:
+async def _status(settings: Settings, metric: str | None, *, as_json: bool) -> int:
     prepare_catalogue(settings.ingest_metrics)
+    if metric is not None:
+        metric = metric.strip().lower()
+        if metric not in CATALOGUE:
+            known = ", ".join(CATALOGUE.builtin)
+            print(f"risk-on-radar: unknown metric {metric!r}; try one of {known}", file=sys.stderr)
+            return 2
+    universe: UniverseStatus | None = None
     store = await Store.open(settings.async_database_url)
     try:
         async with aiohttp.ClientSession() as session:
@@ -222,6 +241,8 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
                     *(progress.watch(source) for source in later), return_exceptions=True
                 )
                 sources = first + later
+                if metric == MarketsMetric.ASI:
+                    universe = universe_status(asi_universe_of(everything)())
             finally:
                 ticker.cancel()
                 await close_sources(everything)
@@ -262,24 +283,33 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
     earlier = [s for r in results if isinstance(r, FetchResult) for s in r.history]
     rules: dict[str, dict[str, object]] = {}
     for rule in builtin_rules(rule_defaults(settings)):
+        if metric is not None and rule.metric != metric:
+            continue
         state = states[rule.id].state if rule.id in states else "inactive"
         rules[rule.id] = {"state": state, "holds": _holds_now(rule, fetched, earlier, regime)}
+    if metric is not None:
+        metrics = {metric: metrics.get(metric, {"value": None, "stale": "no source gave it"})}
     if as_json:
-        print(json.dumps({"metrics": metrics, "rules": rules, "errors": errors}, indent=2))
+        report: dict[str, object] = {"metrics": metrics, "rules": rules, "errors": errors}
+        if universe is not None:
+            report["universe"] = _universe_json(universe)
+        print(json.dumps(report, indent=2))
     else:
         now = utcnow()
-        for metric, row in metrics.items():
+        for metric_id, row in metrics.items():
             value = row.get("value")
-            at = times.get(metric)
+            at = times.get(metric_id)
             if not isinstance(value, float) or at is None:
-                print(f"{metric:<24} stale: {row.get('stale')}")
+                print(f"{metric_id:<24} stale: {row.get('stale')}")
                 continue
-            shown = metric_info(metric).format(value)
+            shown = metric_info(metric_id).format(value)
             when = f"{format_ago(now - at)} ({format_time(at)})"
-            print(f"{metric:<24} {shown:>14}  {row.get('source', ''):<16} {when}")
-        if regime.known:
+            print(f"{metric_id:<24} {shown:>14}  {row.get('source', ''):<16} {when}")
+        if regime.known and metric in (None, REGIME_METRIC):
             for reading in regime.readings:
                 print(f"  {VERDICT_MARKS[reading.verdict]} {reading.label}: {reading.note}")
+        if universe is not None:
+            print("\n".join(_universe_lines(universe)))
         for rule_id, rule_row in rules.items():
             holds = {True: "holds now", False: "does not hold", None: "unknown"}[
                 rule_row["holds"]  # type: ignore[index]
@@ -288,3 +318,42 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
         for name, error in errors.items():
             print(f"source {name} failed: {error}", file=sys.stderr)
     return 0 if answered else 1
+
+
+def _universe_lines(universe: UniverseStatus) -> list[str]:
+    """Return the ASI universe as plain lines, every coin named (a terminal has room)."""
+    if universe.at is None:
+        return ["asi universe: not computed yet"]
+    lines = [f"asi universe as of {format_time(universe.at)}"]
+    if universe.bitcoin_change is None:
+        lines.append("  bitcoin has no close from 90 days ago yet")
+    else:
+        lines.append(
+            f"  bitcoin over 90 days {format_fraction(universe.bitcoin_change)}; "
+            f"{len(universe.beat)} of {universe.counted} coins beat it"
+        )
+    for title, coins in (
+        ("beat bitcoin", universe.beat),
+        ("behind", universe.behind),
+        ("no 90-day close", universe.without_history),
+    ):
+        if coins:
+            shown = ", ".join(
+                f"{c.symbol} {format_fraction(c.change)}" if c.change is not None else c.symbol
+                for c in coins
+            )
+            lines.append(f"  {title} ({len(coins)}): {shown}")
+    for reason, symbols in universe.excluded_by_reason():
+        lines.append(f"  excluded, {reason}: {', '.join(symbols)}")
+    return lines
+
+
+def _universe_json(universe: UniverseStatus) -> dict[str, object]:
+    return {
+        "at": None if universe.at is None else universe.at.isoformat().replace("+00:00", "Z"),
+        "bitcoin_90d": universe.bitcoin_change,
+        "coins": [{"symbol": c.symbol, "name": c.name, "90d": c.change} for c in universe.coins],
+        "excluded": [
+            {"symbol": e.symbol, "name": e.name, "reason": e.reason} for e in universe.excluded
+        ],
+    }

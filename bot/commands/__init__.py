@@ -13,8 +13,11 @@ from bot.commands.reports import (
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    UniverseCoin,
+    UniverseExclusion,
+    UniverseStatus,
 )
-from bot.commands.service import CommandService, parse_duration
+from bot.commands.service import CommandService, parse_duration, universe_status
 
 __all__ = [
     "BOT_NAME",
@@ -34,5 +37,9 @@ __all__ = [
     "RuleInfo",
     "StatusReport",
     "SubscriptionChange",
+    "UniverseCoin",
+    "UniverseExclusion",
+    "UniverseStatus",
     "parse_duration",
+    "universe_status",
 ]

@@ -7,6 +7,7 @@ them (`14:05 UTC`); ages have one form everywhere (`40 s ago`, `12 min ago`, `31
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.model.alerts import AlertMessage
@@ -123,3 +124,26 @@ def alert_headline(message: AlertMessage, description: str | None = None) -> str
     if message.lean is None:
         return f"{message.mark} {resolved or 'Alert · '}{text}"
     return f"{message.mark} {message.lean.capitalize()} · {resolved}{text}"
+
+
+def format_fraction(change: float) -> str:
+    """Return a fractional change as a signed percentage to one decimal: `+12.5%`, `−3.0%`."""
+    shown = f"{abs(change) * 100:,.1f}"
+    return f"{'+' if float(shown.replace(',', '')) == 0 else _sign(change)}{shown}%"
+
+
+def join_capped(items: Sequence[str], limit: int, separator: str = ", ") -> str:
+    """Join `items` within `limit` characters; what does not fit is counted: `… and 7 more`."""
+    shown: list[str] = []
+    used = 0
+    for index, item in enumerate(items):
+        rest = len(items) - index - 1
+        # Room for this item and, if others follow, for the tail that would count them.
+        tail = len(f" … and {rest} more") if rest else 0
+        cost = len(item) + (len(separator) if shown else 0)
+        if used + cost + tail > limit:
+            left = len(items) - index
+            return f"{separator.join(shown)} … and {left} more".lstrip()
+        shown.append(item)
+        used += cost
+    return separator.join(shown)

@@ -15,6 +15,8 @@ from bot.commands import (
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    UniverseCoin,
+    UniverseStatus,
 )
 from bot.model.alerts import TONE_MARKS, AlertMessage, FeedNotice, lean_tone
 from bot.model.formatting import (
@@ -23,11 +25,13 @@ from bot.model.formatting import (
     format_ago,
     format_change,
     format_condition,
+    format_fraction,
     format_time,
+    join_capped,
 )
 from bot.model.metrics import metric_info
 from bot.model.regime import VERDICT_MARKS, Reading
-from handlers.discord.layout import EmbedSpec, Field, truncate
+from handlers.discord.layout import FIELD_VALUE_LIMIT, EmbedSpec, Field, truncate
 
 STATUS_COLOUR = 0x5865F2
 STALE_MARK = "⚠️"
@@ -105,6 +109,39 @@ def _regime_field(regime: RegimeStatus) -> Field:
     return Field(f"Risk-on regime: {regime.score_text()}{mark}", "\n".join(lines), False)
 
 
+def _universe_fields(universe: UniverseStatus) -> tuple[Field, ...]:
+    if universe.at is None:
+        return (Field("ASI universe", "not computed yet", False),)
+    if universe.bitcoin_change is not None:
+        headline = (
+            f"Bitcoin over 90 days: **{format_fraction(universe.bitcoin_change)}** · "
+            f"{len(universe.beat)} of {universe.counted} coins beat it"
+        )
+    else:
+        headline = "Bitcoin has no close from 90 days ago yet"
+    fields = [Field(f"ASI universe · {format_time(universe.at)}", headline, False)]
+    groups = (
+        ("✅ Beat Bitcoin", universe.beat),
+        ("❌ Behind", universe.behind),
+        ("❔ No 90-day close", universe.without_history),
+    )
+    fields += [Field(f"{t} ({len(c)})", _coins(c), False) for t, c in groups if c]
+    if universe.excluded:
+        reasons = [f"{', '.join(s)} ({r})" for r, s in universe.excluded_by_reason()]
+        shown = join_capped(reasons, FIELD_VALUE_LIMIT, "; ")
+        fields.append(Field(f"🚫 Excluded ({len(universe.excluded)})", shown, False))
+    return tuple(fields)
+
+
+def _coins(coins: Sequence[UniverseCoin]) -> str:
+    items = [
+        f"{coin.symbol} {format_fraction(coin.change)}" if coin.change is not None else coin.symbol
+        for coin in coins
+    ]
+    # Cut here, where what does not fit is counted; the layout would cut mid-word.
+    return join_capped(items, FIELD_VALUE_LIMIT)
+
+
 def status_embed(report: StatusReport) -> EmbedSpec:
     """Render `/status`: one field per metric, the firing rules in the description."""
     if report.rules or len(report.metrics) == 1:
@@ -126,6 +163,7 @@ def status_embed(report: StatusReport) -> EmbedSpec:
         fields=(
             *((_regime_field(report.regime),) if report.regime is not None else ()),
             *(_metric_field(row) for row in report.metrics),
+            *(_universe_fields(report.universe) if report.universe is not None else ()),
         ),
         colour=STATUS_COLOUR,
         timestamp=report.generated_at,

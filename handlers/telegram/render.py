@@ -17,6 +17,8 @@ from bot.commands import (
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    UniverseCoin,
+    UniverseStatus,
 )
 from bot.model.alerts import TONE_MARKS, AlertMessage, FeedNotice, lean_tone
 from bot.model.formatting import (
@@ -25,7 +27,9 @@ from bot.model.formatting import (
     format_ago,
     format_change,
     format_condition,
+    format_fraction,
     format_time,
+    join_capped,
 )
 from bot.model.metrics import metric_info
 from bot.model.regime import VERDICT_MARKS, Reading
@@ -36,6 +40,9 @@ MAX_MESSAGE = 4096
 # went out. A rule's description is cut shorter still.
 MAX_ALERT_TEXT = 1500
 MAX_DESCRIPTION = 300
+# Each list of the ASI universe is cut here (plain text), so `/status asi` with four full
+# lists, the metric and the firing rules stays inside one 4,096-character message.
+MAX_UNIVERSE_LIST = 650
 
 
 def escape(value: object) -> str:
@@ -71,6 +78,8 @@ def render_status(report: StatusReport, metric: str | None = None) -> str:
     else:
         body = _metric_table(report.metrics)
     parts = [f"<b>Status</b> · {escape(format_time(report.generated_at))}", body]
+    if report.universe is not None:
+        parts.append(_universe(report.universe))
     if report.regime is not None:
         parts.append(_regime(report.regime))
     if metric is not None:
@@ -101,6 +110,41 @@ def _regime(regime: RegimeStatus) -> str:
         f"{VERDICT_MARKS[r.verdict]} {escape(r.label)} — {escape(r.note)}" for r in regime.readings
     ]
     return "\n".join(lines)
+
+
+def _universe(universe: UniverseStatus) -> str:
+    if universe.at is None:
+        return "<b>ASI universe</b>: not computed yet"
+    lines = [f"<b>ASI universe</b> · {escape(format_time(universe.at))}"]
+    if universe.bitcoin_change is not None:
+        btc = format_fraction(universe.bitcoin_change)
+        lines.append(
+            f"Bitcoin over 90 days: <b>{escape(btc)}</b> · "
+            f"{len(universe.beat)} of {universe.counted} coins beat it"
+        )
+    else:
+        lines.append("Bitcoin has no close from 90 days ago yet")
+    groups = (
+        ("✅ Beat Bitcoin", universe.beat),
+        ("❌ Behind", universe.behind),
+        ("❔ No 90-day close", universe.without_history),
+    )
+    lines += [f"{title} ({len(coins)}): {_coins(coins)}" for title, coins in groups if coins]
+    if universe.excluded:
+        reasons = [
+            f"{', '.join(symbols)} ({reason})" for reason, symbols in universe.excluded_by_reason()
+        ]
+        shown = join_capped(reasons, MAX_UNIVERSE_LIST, "; ")
+        lines.append(f"🚫 Excluded ({len(universe.excluded)}): {escape(shown)}")
+    return "\n".join(lines)
+
+
+def _coins(coins: Sequence[UniverseCoin]) -> str:
+    items = [
+        f"{coin.symbol} {format_fraction(coin.change)}" if coin.change is not None else coin.symbol
+        for coin in coins
+    ]
+    return escape(join_capped(items, MAX_UNIVERSE_LIST))
 
 
 def _metric_table(metrics: Sequence[MetricStatus]) -> str:

@@ -31,17 +31,20 @@ from signals.asi import (
     Exclusions,
     altcoin_season,
     closes_frame,
+    describe_universe,
+    is_pegged,
     load_exclusions,
     publish,
+    rank_candidates,
     reference_closes,
     reference_day,
-    select_universe,
 )
 from signals.history import MarketHistory
 from signals.http import DEFAULT_TIMEOUT, FeedClient, HttpRefused
 from signals.market import MarketCoin, MarketTotals
 from signals.payload import Payload, SkipLog, is_number
 from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceError, Stale
+from signals.universe import PEGGED, AsiUniverse, ExcludedCoin
 from signals.volume import METRIC as VOLUME_METRIC
 from signals.volume import SERIES as VOLUME_SERIES
 from signals.volume import seed_volumes, universe_volume, volume_ratio, window
@@ -161,6 +164,14 @@ class CoinGeckoClient:
             )
         return tuple(coins)
 
+    async def category_names(self) -> dict[str, str]:
+        """Return every CoinGecko category id with its name from `/coins/categories/list`."""
+        body = await self._get("/coins/categories/list")
+        if body.length() == 0:
+            # Read as "every category is gone", it would let every stablecoin into the ASI.
+            raise body.fail("empty category list")
+        return {entry["category_id"].text(): entry["name"].text() for entry in body.items()}
+
     async def category_members(self, category: str, per_page: int = PAGE_SIZE) -> frozenset[str]:
         """Return the ids of the largest `per_page` coins in a CoinGecko category, one call."""
         params = _markets_params(per_page)
@@ -275,9 +286,16 @@ class CoinGeckoMarkets:
     Those are read from the `MarketHistory` once per reference day and kept; a coin whose
     reference close is not stored is back-filled from `/coins/{id}/market_chart`: every coin on
     a cold start (paced by the client, progress logged), afterwards a coin new to the top 50.
-    Category membership costs one call per excluded category, once a day. Between 00:00 and
+    Category membership costs one call per excluded category plus one for CoinGecko's list of
+    categories (whose names label the excluded coins), once a day. Between 00:00 and
     01:00 UTC the first refresh stores every ranked coin's price as the previous day's close, so
     stored history keeps growing without history calls.
+
+    The universe is the 50 largest coins left once Bitcoin, the excluded categories' members and
+    the listed coins are out, and then every coin whose stored daily closes over the 90 days
+    never left +-2 % of one price (`signals.asi.is_pegged`); a pegged coin makes room for the
+    next one, back-filled like any newcomer. `asi_universe()` returns the last refresh's
+    universe, each coin's change and each exclusion's reason, for `/status asi`.
 
     The other metrics cost no call of their own. `altbtc_macd` and `altbtc_rsi` read the
     universe's and Bitcoin's stored closes (`signals.altbtc`) once per day and universe; the
@@ -310,14 +328,17 @@ class CoinGeckoMarkets:
         self._backfill_days = backfill_days
         self._category_ttl = category_ttl
         self._category_retry = category_retry
-        self._categories: frozenset[str] | None = None
+        self._categories: dict[str, str] | None = None
         self._categories_due: datetime | None = None
         self._snapshot_day: date | None = None
         self._refs_day: date | None = None
         self._refs: dict[str, float | None] = {}
+        # Per reference day, like the references: whether a coin's 90 days of closes were flat.
+        self._pegged: dict[str, bool] = {}
         self._attempted: dict[str, date] = {}
         self._first_close: dict[str, date] = {}
         self._universe: tuple[MarketCoin, ...] = ()
+        self._described: AsiUniverse | None = None
         self._altbtc_days = altbtc_days
         self._altbtc_day: date | None = None
         # Per universe, so a coin swapping places with the 50th and back costs no second read.
@@ -340,6 +361,10 @@ class CoinGeckoMarkets:
         """Return the current ASI universe's symbols, upper-case, largest market cap first."""
         return tuple(coin.symbol.upper() for coin in self._universe)
 
+    def asi_universe(self) -> AsiUniverse | None:
+        """Return the universe of the last refresh that ranked the market, or None before one."""
+        return self._described
+
     async def fetch(self, now: datetime) -> FetchResult:
         """Refresh the ranking and publish every metric, or mark each stale with the reason."""
         members = await self._category_members(now)
@@ -348,12 +373,18 @@ class CoinGeckoMarkets:
         if BITCOIN not in by_id:
             raise BadPayload(PROVIDER, "bitcoin.current_price", "bitcoin missing or unpriced")
         await self._save_midnight_closes(coins, now)
-        self._universe = select_universe(coins, self._exclusions, members, self._universe_size)
+        candidates, excluded = rank_candidates(coins, self._exclusions, members)
+        self._universe, pegged = await self._select(candidates, now)
         universe = [coin.id for coin in self._universe]
-        references = await self._references([BITCOIN, *universe], now)
+        references = pd.Series(
+            {coin: self._refs[coin] for coin in (BITCOIN, *universe)}, dtype="float64"
+        )
         prices = {coin: by_id[coin].price for coin in (BITCOIN, *universe)}
         reading = altcoin_season(prices, references, universe, self._min_history)
         outcome = publish(reading, now, PROVIDER, {coin.id: coin.symbol for coin in coins})
+        self._described = describe_universe(
+            reading, self._universe, (*excluded, *pegged), outcome, now
+        )
         asi = FetchResult(samples=(outcome,)) if isinstance(outcome, Sample) else _stale(outcome)
         caps = universe_weights(self._universe)
         altbtc = await self._guarded((MACD_METRIC, RSI_METRIC), self._altbtc_readings(caps, now))
@@ -437,10 +468,39 @@ class CoinGeckoMarkets:
             log.info("alt volume: stored %d past days of sums from fetched history", len(fresh))
         self._fetched_volumes = {}
 
-    async def _references(self, coins: Sequence[str], now: datetime) -> pd.Series:
+    async def _select(
+        self, candidates: Sequence[MarketCoin], now: datetime
+    ) -> tuple[tuple[MarketCoin, ...], tuple[ExcludedCoin, ...]]:
+        """Return the universe, largest first, and the candidates above its end found pegged.
+
+        Closes are loaded (and back-filled) for as many candidates as places are left, so a
+        pegged coin costs one more candidate's history, not the whole ranking's.
+        """
+        kept: list[MarketCoin] = []
+        pegged: list[ExcludedCoin] = []
+        queue = list(candidates)
+        wanted = [BITCOIN]
+        while queue and len(kept) < self._universe_size:
+            batch, queue = (
+                queue[: self._universe_size - len(kept)],
+                queue[self._universe_size - len(kept) :],
+            )
+            await self._load([*wanted, *(coin.id for coin in batch)], now)
+            wanted = []
+            for coin in batch:
+                if self._pegged.get(coin.id, False):
+                    pegged.append(ExcludedCoin(coin.id, coin.symbol, coin.name, coin.rank, PEGGED))
+                else:
+                    kept.append(coin)
+        if wanted:
+            await self._load(wanted, now)  # no candidate at all: Bitcoin's reference still counts
+        return tuple(kept), tuple(pegged)
+
+    async def _load(self, coins: Sequence[str], now: datetime) -> None:
+        """Know each coin's reference close and whether it is pegged, back-filling if need be."""
         ref_day = reference_day(now)
         if ref_day != self._refs_day:
-            self._refs_day, self._refs = ref_day, {}
+            self._refs_day, self._refs, self._pegged = ref_day, {}, {}
         since = ref_day - timedelta(days=TOLERANCE_DAYS)
         unknown = [coin for coin in coins if coin not in self._refs]
         stored = {coin: await self._history.closes(coin, since) for coin in unknown}
@@ -449,9 +509,13 @@ class CoinGeckoMarkets:
         today = now.astimezone(UTC).date()
         fetched = await self._backfill(self._worth_fetching(lacking, ref_day, today), today)
         found.update(_references_in(fetched, ref_day))
+        windows = {**stored, **fetched}
+        for coin in unknown:
+            # Judged only over a full window: a younger coin has no change to inflate the index.
+            closes = [c for day, c in windows[coin].items() if since <= day < today]
+            self._pegged[coin] = found[coin] is not None and is_pegged(closes)
         # Kept only once the back-fill is through: one cut short must be resumed, not forgotten.
         self._refs.update(found)
-        return pd.Series({coin: self._refs[coin] for coin in coins}, dtype="float64")
 
     def _worth_fetching(self, lacking: Sequence[str], ref_day: date, today: date) -> list[str]:
         worth = []
@@ -536,14 +600,28 @@ class CoinGeckoMarkets:
         self._first_close[coin] = min(closes, default=today)
         fetched[coin] = closes
 
-    async def _category_members(self, now: datetime) -> frozenset[str]:
+    async def _category_members(self, now: datetime) -> Mapping[str, str]:
+        """Return each excluded category's members mapped to the category's name, daily."""
         due = self._categories_due
         if self._categories is not None and due is not None and now < due:
             return self._categories
-        members: set[str] = set()
+        members: dict[str, str] = {}
         try:
-            for category in self._exclusions.categories:
-                members |= await self._client.category_members(category)
+            listed = await self._client.category_names()
+            gone = [c for c in self._exclusions.categories if c not in listed]
+            if gone:
+                # A renamed id would exclude nothing from then on: say so, and spare the call.
+                log.warning(
+                    "asi: CoinGecko no longer lists the excluded categories %s; skipped",
+                    ", ".join(gone),
+                )
+            for category, fallback in self._exclusions.categories.items():
+                if category in gone:
+                    continue
+                name = listed.get(category) or fallback
+                for coin in await self._client.category_members(category):
+                    # The first category listed in the exclusions names a coin in several.
+                    members.setdefault(coin, name)
         except SourceError as exc:
             if self._categories is None:
                 raise
@@ -552,7 +630,7 @@ class CoinGeckoMarkets:
             )
             self._categories_due = now + self._category_retry
             return self._categories
-        self._categories = frozenset(members)
+        self._categories = members
         self._categories_due = now + self._category_ttl
         return self._categories
 

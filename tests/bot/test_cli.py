@@ -341,3 +341,46 @@ async def test_status_says_every_ten_seconds_which_sources_it_still_waits_for(
         "status: still waiting for coingecko (10 s)",
         "status: still waiting for coingecko (20 s)",
     ]
+
+
+async def test_status_asi_prints_the_coins_it_counted_and_those_it_left_out(
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC)
+    async with FeedServer() as feeds:
+        scenario.install(feeds, now)
+        env = cli_env(tmp_path, feeds)
+        code, out, err = await cli(env, tmp_path, "status", "asi")
+        json_code, json_out, _ = await cli(env, tmp_path, "status", "asi", "--json")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["asi", "40", "coingecko"]
+    assert lines[1].startswith("asi universe as of ")
+    assert lines[2:5] == [
+        "  bitcoin over 90 days +10.0%; 20 of 50 coins beat it",
+        "  beat bitcoin (20): " + ", ".join(f"ALT{i:02d} +{50 + i}.0%" for i in range(20, 0, -1)),
+        "  behind (30): ALT21 +10.0%, " + ", ".join(f"ALT{i:02d} −10.0%" for i in range(22, 51)),
+    ]
+    assert lines[5:9] == [
+        "  excluded, Stablecoins: TETHER, USD-COIN, NEW-DOLLAR",
+        "  excluded, Liquid Staking Tokens: STAKED-ETHER, MEGA-LST",
+        "  excluded, Wrapped-Tokens: WRAPPED-BITCOIN",
+        "  excluded, the name says it is a bridged copy of another chain's token: BRIDGED-THING",
+    ]
+    assert [line.split()[:2] for line in lines[9:]] == [
+        ["rule", rule] for rule in ("asi-above-50", "altseason", "bitcoin-season")
+    ]
+    assert json_code == 0
+    report = json.loads(json_out)
+    assert list(report["metrics"]) == ["asi"]
+    universe = report["universe"]
+    assert universe["bitcoin_90d"] == pytest.approx(0.10)
+    assert len(universe["coins"]) == 50
+    assert {e["symbol"]: e["reason"] for e in universe["excluded"]}["USD-COIN"] == "Stablecoins"
+
+
+async def test_status_of_an_unknown_metric_names_it_and_exits_2(tmp_path: Path) -> None:
+    code, out, err = await cli(cli_env(tmp_path), tmp_path, "status", "nope")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("risk-on-radar: unknown metric 'nope'; try one of asi, ")

@@ -11,7 +11,9 @@ from bot.model.formatting import (
     format_ago,
     format_change,
     format_condition,
+    format_fraction,
     format_time,
+    join_capped,
 )
 from signals.catalog import compact_usd
 from signals.metrics import metric_info
@@ -96,3 +98,27 @@ def test_conditions_in_words_with_the_metric_unit() -> None:
     assert format_condition("asi", ">=", 75) == "at or above 75"
     assert format_condition("rut", "new high", None) == "new high"
     assert format_condition("total2", ">", 1.3e12) == "above $1.30T"
+
+
+@pytest.mark.parametrize(
+    ("change", "shown"),
+    [
+        (0.125, "+12.5%"),
+        (-0.03, "−3.0%"),
+        (4.5, "+450.0%"),
+        (-0.00004, "+0.0%"),
+        (12.0, "+1,200.0%"),
+    ],
+)
+def test_a_fractional_change_reads_as_a_signed_percentage(change: float, shown: str) -> None:
+    assert format_fraction(change) == shown
+
+
+def test_joined_items_stop_where_the_limit_is_and_count_the_rest() -> None:
+    items = [f"C{i}" for i in range(10)]
+    assert join_capped(items[:3], 20) == "C0, C1, C2"
+    capped = join_capped(items, 20)
+    assert capped == "C0, C1 … and 8 more"
+    assert len(capped) <= 20
+    assert join_capped(["x" * 30, "y"], 20) == "… and 2 more"
+    assert join_capped([], 20) == ""

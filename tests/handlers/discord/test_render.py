@@ -5,7 +5,16 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bot.commands import EventInfo, MetricStatus, MuteInfo, RuleInfo, StatusReport
+from bot.commands import (
+    EventInfo,
+    MetricStatus,
+    MuteInfo,
+    RuleInfo,
+    StatusReport,
+    UniverseCoin,
+    UniverseExclusion,
+    UniverseStatus,
+)
 from bot.model.alerts import TONE_COLOURS, FeedNotice
 from bot.model.metrics import register_pushed
 from bot.model.regime import Reading
@@ -173,3 +182,37 @@ def test_lists_render_as_markdown_lines() -> None:
     assert mute_text(MuteInfo(AT)).startswith(
         f"🔕 Alerts here are muted until <t:{int(AT.timestamp())}"
     )
+
+
+def test_status_asi_adds_the_universe_as_fields_discord_accepts() -> None:
+    young = UniverseCoin("WLFI", "World Liberty Financial", None)
+    coins = (*(UniverseCoin(f"COIN{i:08d}", f"Coin {i}", (i - 25) / 100) for i in range(49)), young)
+    excluded = tuple(
+        UniverseExclusion(f"PEG{i:09d}", f"Peg {i}", "pegged" if i % 2 else "Bridged-Tokens")
+        for i in range(80)
+    )
+    universe = UniverseStatus(AT, -0.20, coins, excluded)
+    report = StatusReport((metric_row(1),), (), AT, universe=universe)
+
+    embed = status_embed(report)
+
+    names = [f.name for f in embed.fields[1:]]
+    assert names == [
+        "ASI universe · 2026-03-02 14:30 UTC",
+        "✅ Beat Bitcoin (43)",
+        "❌ Behind (6)",
+        "❔ No 90-day close (1)",
+        "🚫 Excluded (80)",
+    ]
+    assert embed.fields[1].value == "Bitcoin over 90 days: **−20.0%** · 43 of 49 coins beat it"
+    assert embed.fields[3].value.startswith("COIN00000005 −20.0%, COIN00000004 −21.0%")
+    assert embed.fields[5].value.endswith("more")
+    for message in pack(Reply(embeds=(embed,))):
+        payload = {"embeds": [to_embed(e).to_dict() for e in message.embeds]}
+        assert message_problem(payload) is None
+
+
+def test_status_asi_says_when_the_universe_is_not_computed_yet() -> None:
+    report = StatusReport((metric_row(1),), (), AT, universe=UniverseStatus(None))
+    (field,) = status_embed(report).fields[1:]
+    assert (field.name, field.value) == ("ASI universe", "not computed yet")

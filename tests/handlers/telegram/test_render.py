@@ -10,7 +10,16 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import EventInfo, MetricStatus, RuleInfo, StatusReport, SubscriptionChange
+from bot.commands import (
+    EventInfo,
+    MetricStatus,
+    RuleInfo,
+    StatusReport,
+    SubscriptionChange,
+    UniverseCoin,
+    UniverseExclusion,
+    UniverseStatus,
+)
 from bot.model.alerts import TONE_COLOURS, TONE_MARKS, AlertMessage, FeedNotice
 from bot.model.regime import Reading
 from handlers.discord.render import alert_embed
@@ -351,3 +360,61 @@ def test_any_split_is_valid_html_and_loses_nothing(blocks: list[str], limit: int
         assert parse_html(part).strip()
     joined = "".join(parse_html(p) for p in parts)
     assert re.sub(r"\s", "", joined) == re.sub(r"\s", "", parse_html(text))
+
+
+def universe(coins: int = 3, excluded: int = 4, symbol_length: int = 3) -> UniverseStatus:
+    """Return a universe: Bitcoin -20 %; coin i changed (i - 5) * 10 %; the last one is young."""
+    return UniverseStatus(
+        NOW,
+        -0.20,
+        (
+            *(
+                UniverseCoin(f"C{i:0{symbol_length - 1}d}", f"Coin {i}", (i - 5) / 10)
+                for i in range(coins - 1)
+            ),
+            UniverseCoin("WLFI", "World Liberty Financial", None),
+        ),
+        tuple(
+            UniverseExclusion(f"X{i:0{symbol_length - 1}d}", f"Ex {i}", f"reason <{i % 3}>")
+            for i in range(excluded)
+        ),
+    )
+
+
+def test_status_asi_lists_the_universe_with_changes_and_excluded_coins() -> None:
+    report = StatusReport(
+        (metric("asi", 50.0, "50", 1),), (), NOW, universe=universe(coins=9, excluded=4)
+    )
+    text = render_status(report, "asi")
+    lines = parse_html(text).splitlines()
+    start = lines.index("ASI universe · 2026-01-05 12:00 UTC")
+    assert lines[start + 1 :] == [
+        "Bitcoin over 90 days: −20.0% · 4 of 8 coins beat it",
+        # Equal to Bitcoin's change (C3) does not beat it.
+        "✅ Beat Bitcoin (4): C07 +20.0%, C06 +10.0%, C05 +0.0%, C04 −10.0%",
+        "❌ Behind (4): C03 −20.0%, C02 −30.0%, C01 −40.0%, C00 −50.0%",
+        "❔ No 90-day close (1): WLFI",
+        "🚫 Excluded (4): X00, X03 (reason <0>); X01 (reason <1>); X02 (reason <2>)",
+        "No built-in rule watches it; add your own with /alert.",
+    ]
+
+
+def test_status_asi_before_the_first_computation_says_not_computed_yet() -> None:
+    report = StatusReport(
+        (metric("asi", None, "no data yet", 0),), (), NOW, universe=UniverseStatus(None)
+    )
+    assert "ASI universe: not computed yet" in parse_html(render_status(report, "asi"))
+
+
+def test_a_universe_of_long_symbols_still_fits_one_message() -> None:
+    big = universe(coins=50, excluded=60, symbol_length=12)
+    firing = tuple(
+        RuleInfo(r, "d" * 100, "asi", "asi >= 75", False, "firing")
+        for r in ("asi-above-50", "altseason")
+    )
+    report = StatusReport((metric("asi", 50.0, "50", 1),), firing, NOW, universe=big)
+    text = render_status(report, "asi")
+    assert split_html(text) == [text]
+    plain = parse_html(text)
+    assert "more" in plain  # cut where counted, not mid-word
+    assert re.search(r"🚫 Excluded \(60\): .* … and \d+ more$", plain, re.MULTILINE)
