@@ -191,6 +191,7 @@ async def build_service(
         operators=settings.admin_ids,
         max_custom_rules=settings.max_custom_rules_per_chat,
         pushed_metrics=settings.ingest_metrics,
+        on_released=dispatcher.wake,
     )
     if await store.destination("console") is None:
         await store.subscribe("console", [ALL_BUILTINS], clock())

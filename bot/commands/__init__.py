@@ -9,10 +9,13 @@ from bot.commands.reports import (
     MetricStatus,
     MuteInfo,
     NotAllowed,
+    QuietInfo,
     RegimeStatus,
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    TimeZoneInfo,
+    UnmuteInfo,
 )
 from bot.commands.service import CommandService, parse_duration
 
@@ -28,9 +31,12 @@ __all__ = [
     "MetricStatus",
     "MuteInfo",
     "NotAllowed",
+    "QuietInfo",
     "RegimeStatus",
     "RuleInfo",
     "StatusReport",
     "SubscriptionChange",
+    "TimeZoneInfo",
+    "UnmuteInfo",
     "parse_duration",
 ]

@@ -5,7 +5,7 @@ Plain text only: each front-end escapes or marks these up its own way.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.model.metrics import metric_info
 from bot.model.rules import Op
@@ -24,11 +24,12 @@ _OP_WORDS: dict[Op, str] = {
 }
 
 
-def format_time(at: datetime) -> str:
-    """Return `at` in UTC to the minute: `2026-01-05 12:30 UTC` (a naive time is taken as UTC)."""
+def format_time(at: datetime, zone: tzinfo = UTC) -> str:
+    """Return `at` in `zone` to the minute, labelled: `2026-01-05 13:30 CET` (naive means UTC)."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    local = at.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or 'UTC'}"
 
 
 def format_age(age: timedelta) -> str:
@@ -81,3 +82,14 @@ def format_condition(metric: str, op: Op, threshold: float | None) -> str:
     if op == "new high" or threshold is None:
         return _OP_WORDS[op]
     return f"{_OP_WORDS[op]} {metric_info(metric).format(threshold)}"
+
+
+def format_held_headline(reasons: frozenset[str], count: int) -> str:
+    """Return a held-alerts summary's first words: `While muted: 3 alerts`."""
+    if reasons == {"quiet"}:
+        when = "During quiet hours"
+    elif reasons == {"mute"}:
+        when = "While muted"
+    else:
+        when = "While muted or in quiet hours"
+    return f"{when}: {count} alert{'' if count == 1 else 's'}"

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from bot.commands.reports import Caller, CommandError, MuteInfo, NotAllowed
+from bot.commands.reports import Caller, CommandError, MuteInfo, NotAllowed, UnmuteInfo
 from bot.commands.service import CommandService, parse_duration
 from bot.model.delivery import DeliveryOutcome, OutboxItem, Refused, Sent
 from bot.model.destinations import Destination
@@ -44,6 +44,8 @@ class Delivery:
     rule_id: str
     kind: str
     value: float
+    # Delivered inside a summary of held alerts, rather than on its own.
+    summary: bool = False
 
 
 @pytest.fixture
@@ -65,8 +67,15 @@ async def drain(
     out: list[Delivery] = []
 
     async def send(item: OutboxItem) -> DeliveryOutcome:
-        event = item.event
-        out.append(Delivery(item.destination.address, event.rule_id, event.kind, event.value))
+        address = item.destination.address
+        if item.held:
+            out.extend(
+                Delivery(address, h.event.rule_id, h.event.kind, h.event.value, summary=True)
+                for h in item.held
+            )
+        else:
+            event = item.event
+            out.append(Delivery(address, event.rule_id, event.kind, event.value))
         return Sent()
 
     await deliver_due(store, clock, send, schemes)
@@ -709,7 +718,7 @@ async def test_a_subscribed_chat_gets_one_alert_per_crossing(
     assert (event.rule_id, event.state, event.value) == ("asi-above-50", "firing", 55)
 
 
-async def test_a_muted_chat_gets_nothing_until_the_mute_ends(
+async def test_a_muted_chat_gets_what_fired_in_a_summary_once_the_mute_ends(
     service: CommandService, store: Store, engine: AlertEngine, clock: FakeClock
 ) -> None:
     for destination in (GROUP, OTHER):
@@ -718,28 +727,45 @@ async def test_a_muted_chat_gets_nothing_until_the_mute_ends(
 
     await feed(engine, clock, "asi", [40, 55])
     assert [d.address for d in await drain(store, clock)] == [GROUP.address]
-    assert await service.history(admin(OTHER)) == ()
+    [held] = await service.history(admin(OTHER))
+    assert (held.rule_id, held.state, held.handling) == ("asi-above-50", "firing", "held")
 
-    # Past the mute, the resolve (below 50 minus the 4-point band) reaches both chats.
+    # Past the mute, the held firing goes out first, in a summary, then the resolve (below 50
+    # minus the 4-point band) reaches both chats on its own.
     clock.advance(hours=1)
     await feed(engine, clock, "asi", [45])
     sent = await drain(store, clock)
-    assert sorted((d.address, d.kind) for d in sent) == [
-        (GROUP.address, "resolved"),
-        (OTHER.address, "resolved"),
+    assert sorted((d.address, d.kind, d.summary) for d in sent) == [
+        (GROUP.address, "resolved", False),
+        (OTHER.address, "firing", True),
+        (OTHER.address, "resolved", False),
     ]
+    assert [d.kind for d in sent if d.address == OTHER.address] == ["firing", "resolved"]
+    history = await service.history(admin(OTHER))
+    assert [(e.state, e.handling) for e in history] == [("resolved", "sent"), ("firing", "summary")]
 
 
-async def test_an_unmuted_chat_gets_alerts_again(
+async def test_unmute_sends_what_was_held_in_one_summary_then_alerts_as_usual(
     service: CommandService, store: Store, engine: AlertEngine, clock: FakeClock
 ) -> None:
     await service.subscribe(admin(), ["asi-above-50"])
     await service.mute(admin(), "1d")
     await feed(engine, clock, "asi", [40, 55, 45])
     assert await drain(store, clock) == []
-    await service.unmute(admin())
+    assert await store.pending_count() == 0
+
+    unmuted = await service.unmute(admin())
+
+    assert unmuted == UnmuteInfo(released=2)
     await feed(engine, clock, "asi", [55])
-    assert [(d.rule_id, d.kind) for d in await drain(store, clock)] == [("asi-above-50", "firing")]
+    assert [(d.kind, d.summary) for d in await drain(store, clock)] == [
+        ("firing", True),
+        ("resolved", True),
+        ("firing", False),
+    ]
+    # Delivered once: nothing is left to send, and unmuting again lets nothing go.
+    assert await drain(store, clock) == []
+    assert await service.unmute(admin()) == UnmuteInfo(released=0)
 
 
 async def test_a_custom_rule_goes_only_to_its_owner(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 
 import pytest
 
 from bot.delivery.dispatcher import RETRY_BACKOFF, Dispatcher
-from bot.model.alerts import AlertMessage
+from bot.model.alerts import AlertMessage, HeldSummary
 from bot.model.delivery import (
     DeliveryError,
     DestinationMoved,
@@ -34,8 +34,11 @@ class RecordingNotifier:
     failures: dict[str, list[DeliveryError | Exception]] = field(default_factory=dict)
     delay: float = 0.0
     started: int = 0
+    summaries: list[tuple[str, tuple[int, ...], tzinfo]] = field(default_factory=list)
 
-    async def send(self, destination: Destination, message: AlertMessage) -> None:
+    async def send(
+        self, destination: Destination, message: AlertMessage, zone: tzinfo = UTC
+    ) -> None:
         self.started += 1
         script = self.failures.get(destination.address)
         if script:
@@ -43,6 +46,16 @@ class RecordingNotifier:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.delivered.append((destination.address, message.event_id))
+
+    async def send_summary(
+        self, destination: Destination, summary: HeldSummary, zone: tzinfo = UTC
+    ) -> None:
+        self.started += 1
+        script = self.failures.get(destination.address)
+        if script:
+            raise script.pop(0)
+        ids = tuple(a.event_id for a in summary.alerts)
+        self.summaries.append((destination.address, ids, zone))
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -268,7 +281,9 @@ async def test_a_stalled_platform_never_holds_up_another(store: Store, clock: Fa
 
     @dataclass
     class Flooded(RecordingNotifier):
-        async def send(self, destination: Destination, message: AlertMessage) -> None:
+        async def send(
+            self, destination: Destination, message: AlertMessage, zone: tzinfo = UTC
+        ) -> None:
             self.started += 1
             await release.wait()
             self.delivered.append((destination.address, message.event_id))

@@ -22,7 +22,7 @@ from tests.handlers.discord.conftest import (
 )
 
 EXPECTED = {"status", "rules", "subscribe", "unsubscribe", "alert", "alerts", "mute", "unmute"}
-EXPECTED |= {"history", "help"}
+EXPECTED |= {"history", "help", "quiet", "timezone"}
 
 
 def caller_in(channel_id: int, user: int) -> Caller:
