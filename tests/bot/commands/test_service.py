@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.commands.reports import Caller, CommandError, MuteInfo, NotAllowed, UnmuteInfo
+from bot.commands.reports import (
+    Caller,
+    CommandError,
+    MuteInfo,
+    NotAllowed,
+    QuietInfo,
+    TimeZoneInfo,
+    UnmuteInfo,
+)
 from bot.commands.service import CommandService, parse_duration
 from bot.model.delivery import DeliveryOutcome, OutboxItem, Refused, Sent
 from bot.model.destinations import Destination
+from bot.model.quiet import QuietHours
 from bot.model.rules import BUILTIN_RULES, RuleDefaults
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
@@ -236,6 +246,9 @@ async def test_members_may_not_change_a_chat_and_nothing_changes(
         lambda: service.remove_alert(reader, custom.id),
         lambda: service.mute(reader, "2h"),
         lambda: service.unmute(reader),
+        lambda: service.quiet(reader, ["23:00-07:00"]),
+        lambda: service.quiet(reader, ["off"]),
+        lambda: service.set_time_zone(reader, "Europe/Berlin"),
     ]
     for attempt in attempts:
         with pytest.raises(NotAllowed, match="administrators"):
@@ -253,6 +266,8 @@ async def test_members_may_read(service: CommandService) -> None:
     assert await service.list_alerts(reader) == ()
     assert await service.history(reader) == ()
     assert (await service.status()).metrics == ()
+    assert await service.quiet(reader, []) == QuietInfo(None)
+    assert (await service.show_time_zone(reader)).zone is UTC
 
 
 async def test_an_operator_may_manage_any_chat(service: CommandService, store: Store) -> None:
@@ -802,3 +817,101 @@ async def test_an_alert_on_a_pushed_metric_no_longer_configured_stays_listed_and
     assert alert.metric == "retired_feed_x"
     await after.remove_alert(admin(), alert.id)
     assert await after.list_alerts(admin()) == ()
+
+
+# --- quiet hours and time zones ----------------------------------------------------------------
+
+QUIET_USAGE = "Usage: /quiet <HH:MM-HH:MM> [zone] | off, e.g. /quiet 23:00-07:00 Europe/Berlin"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+async def test_quiet_hours_are_set_shown_and_switched_off(service: CommandService) -> None:
+    night = QuietHours(23 * 60, 7 * 60, "Europe/Berlin")
+    assert await service.quiet(admin(), ["23:00-07:00", "europe/berlin"]) == QuietInfo(night)
+    assert await service.quiet(member(), []) == QuietInfo(night)
+    assert await service.quiet(admin(), ["OFF"]) == QuietInfo(None)
+    assert await service.quiet(member(), ["  "]) == QuietInfo(None)
+
+
+async def test_quiet_hours_default_to_the_chat_zone_else_utc(service: CommandService) -> None:
+    assert (await service.quiet(admin(), ["22:00", "-", "06:00"])).quiet == QuietHours(
+        22 * 60, 6 * 60, "UTC"
+    )
+    await service.set_time_zone(admin(), "Asia/Tokyo")
+    assert (await service.quiet(admin(), ["22:00-06:00"])).quiet == QuietHours(
+        22 * 60, 6 * 60, "Asia/Tokyo"
+    )
+
+
+@pytest.mark.parametrize(
+    ("words", "problem"),
+    [
+        (["25:00-07:00"], "'25:00' is not a time of day: use 00:00 to 23:59"),
+        (
+            ["23:00-07:00", "Mars/Base"],
+            "unknown time zone 'Mars/Base': use an IANA name such as Europe/Berlin",
+        ),
+        (["23:00", "07:00"], "'23:00 07:00' has no dash between start and end"),
+        (["soon"], "'soon' has no dash between start and end"),
+        (["07:00-07:00"], "quiet hours must start and end at different times"),
+    ],
+)
+async def test_bad_quiet_hours_get_one_usage_line_and_change_nothing(
+    service: CommandService, store: Store, words: list[str], problem: str
+) -> None:
+    await service.quiet(admin(), ["23:00-07:00", "Europe/Berlin"])
+    before = await store.destination(GROUP.address)
+    with pytest.raises(CommandError) as caught:
+        await service.quiet(admin(), words)
+    assert caught.value.message == f"{problem}. {QUIET_USAGE}"
+    assert "\n" not in caught.value.message
+    assert await store.destination(GROUP.address) == before
+
+
+async def test_quiet_hours_hold_alerts_and_switching_them_off_sends_a_summary(
+    service: CommandService, store: Store, engine: AlertEngine, clock: FakeClock
+) -> None:
+    await service.subscribe(admin(), ["asi-above-50"])
+    assert clock().hour == 12
+    await service.quiet(admin(), ["11:30-12:30"])
+    await feed(engine, clock, "asi", [40, 55])
+    assert await drain(store, clock) == []
+    [held] = await service.history(admin())
+    assert held.handling == "held"
+
+    assert await service.quiet(admin(), ["off"]) == QuietInfo(None, released=1)
+
+    assert [(d.kind, d.summary) for d in await drain(store, clock)] == [("firing", True)]
+
+
+async def test_unmute_inside_quiet_hours_says_they_still_hold(
+    service: CommandService, store: Store, engine: AlertEngine, clock: FakeClock
+) -> None:
+    await service.subscribe(admin(), ["asi-above-50"])
+    await service.quiet(admin(), ["11:00-13:00"])
+    await service.mute(admin(), "1h")
+    await feed(engine, clock, "asi", [40, 55])
+    unmuted = await service.unmute(admin())
+    assert unmuted == UnmuteInfo(0, QuietHours(11 * 60, 13 * 60, "UTC"))
+    assert await drain(store, clock) == []
+
+
+async def test_the_time_zone_is_set_shown_and_used_for_a_mute(
+    service: CommandService, clock: FakeClock
+) -> None:
+    assert await service.show_time_zone(admin()) == TimeZoneInfo(UTC, clock())
+    assert await service.set_time_zone(admin(), " europe/BERLIN ") == TimeZoneInfo(BERLIN, clock())
+    assert await service.time_zone(member()) == BERLIN
+    assert (await service.mute(admin(), "1h")).zone == BERLIN
+
+
+@pytest.mark.parametrize("name", ["Mars/Base", "", "Europe/Berlin extra", "../../etc/passwd"])
+async def test_a_bad_time_zone_gets_one_usage_line_and_changes_nothing(
+    service: CommandService, name: str
+) -> None:
+    await service.set_time_zone(admin(), "Asia/Tokyo")
+    with pytest.raises(
+        CommandError, match=r"Usage: /timezone <IANA zone>, e\.g\. /timezone Europe/Berlin$"
+    ):
+        await service.set_time_zone(admin(), name)
+    assert await service.time_zone(admin()) == ZoneInfo("Asia/Tokyo")

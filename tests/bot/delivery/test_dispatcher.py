@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -301,3 +302,27 @@ async def test_a_stalled_platform_never_holds_up_another(store: Store, clock: Fa
         release.set()
         await until(lambda: len(telegram.delivered) == 40)
     assert await store.pending_count() == 0
+
+
+async def test_a_muted_chat_gets_one_summary_in_its_zone_once_the_mute_runs_out(
+    store: Store, clock: FakeClock
+) -> None:
+    engine = await setup(store, clock, ["telegram:1", "telegram:2"])
+    await store.set_mute("telegram:1", clock() + timedelta(hours=1), clock())
+    await store.set_time_zone("telegram:1", "Europe/Berlin", clock())
+    await fire(engine, clock, [40, 55, 40])
+    notifier = RecordingNotifier()
+    async with Running(make(store, clock, notifier)):
+        await until(lambda: len(notifier.delivered) == 2)
+        # The muted chat's alerts wait held: nothing due, nothing sent, both in its history.
+        assert notifier.delivered == [("telegram:2", 1), ("telegram:2", 2)]
+        assert await store.due_destinations(clock(), 10, ["telegram"]) == []
+        assert [e.handling for e in await store.history("telegram:1", 10)] == ["held", "held"]
+
+        clock.advance(hours=1)
+        await until(lambda: len(notifier.summaries) == 1)
+
+    assert notifier.summaries == [("telegram:1", (1, 2), ZoneInfo("Europe/Berlin"))]
+    assert notifier.delivered == [("telegram:2", 1), ("telegram:2", 2)]
+    assert await store.pending_count() == 0
+    assert [e.handling for e in await store.history("telegram:1", 10)] == ["summary", "summary"]
