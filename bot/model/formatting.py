@@ -93,3 +93,10 @@ def format_held_headline(reasons: frozenset[str], count: int) -> str:
     else:
         when = "While muted or in quiet hours"
     return f"{when}: {count} alert{'' if count == 1 else 's'}"
+
+
+def format_released(count: int, when: str) -> str:
+    """Return what a command let go: `The 3 alerts held meanwhile follow in one message.`"""
+    if count == 1:
+        return f"The alert held {when} follows."
+    return f"The {count} alerts held {when} follow in one message."

@@ -25,6 +25,7 @@ from bot.model.formatting import (
     format_change,
     format_condition,
     format_held_headline,
+    format_released,
     format_time,
 )
 from bot.model.metrics import metric_info
@@ -197,15 +198,11 @@ def mute_text(mute: MuteInfo) -> str:
     )
 
 
-def _alerts(count: int) -> str:
-    return f"{count} alert{'' if count == 1 else 's'}"
-
-
 def unmute_text(info: UnmuteInfo) -> str:
     """Render an unmute and what it let go."""
     text = "🔔 Alerts here are back on."
     if info.released:
-        text += f" The {_alerts(info.released)} held meanwhile follow in one message."
+        text += " " + format_released(info.released, "meanwhile")
     if info.quiet is not None:
         text += f" Quiet hours ({info.quiet.span} {info.quiet.zone}) hold alerts until they end."
     return text
@@ -221,7 +218,7 @@ def quiet_text(info: QuietInfo) -> str:
             "fire then are held and sent in one summary when they end."
         )
     if info.released:
-        text += f" The {_alerts(info.released)} held so far follow in one message."
+        text += " " + format_released(info.released, "so far")
     return text
 
 

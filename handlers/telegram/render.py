@@ -26,6 +26,7 @@ from bot.model.formatting import (
     format_change,
     format_condition,
     format_held_headline,
+    format_released,
     format_time,
 )
 from bot.model.metrics import metric_info
@@ -218,15 +219,11 @@ def render_mute(info: MuteInfo) -> str:
     )
 
 
-def _alerts(count: int) -> str:
-    return f"{count} alert{'' if count == 1 else 's'}"
-
-
 def render_unmute(info: UnmuteInfo) -> str:
     """Return the confirmation of an unmute, and what it let go."""
     text = "Alerts here are back on."
     if info.released:
-        text += f" The {_alerts(info.released)} held meanwhile follow in one message."
+        text += " " + format_released(info.released, "meanwhile")
     if info.quiet is not None:
         text += (
             f" Quiet hours ({escape(info.quiet.span)} {escape(info.quiet.zone)}) hold alerts "
@@ -245,7 +242,7 @@ def render_quiet(info: QuietInfo) -> str:
             "Alerts that fire then are held and sent in one summary when they end."
         )
     if info.released:
-        text += f" The {_alerts(info.released)} held so far follow in one message."
+        text += " " + format_released(info.released, "so far")
     return text
 
 
