@@ -329,7 +329,7 @@ async def test_a_muted_chat_gets_nothing_then_one_summary_on_unmute(
     before = len(live.fake.messages(USER))
     live.fake.private_message(USER, "/unmute")
     reply, summary = await replies_and_summary(live, USER, before)
-    assert reply == ("Alerts here are back on. The 1 alert held meanwhile follow in one message.")
+    assert reply == "Alerts here are back on. The alert held meanwhile follows."
     lines = summary.plain.splitlines()
     assert lines[0] == "🔕 While muted: 1 alert"
     assert lines[1].startswith("• 2026-01-05 22:3")
