@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import asyncpg
@@ -27,7 +27,7 @@ from sqlalchemy import insert, select, update
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.delivery.dispatcher import Dispatcher
-from bot.model.alerts import AlertMessage
+from bot.model.alerts import AlertMessage, HeldSummary
 from bot.model.delivery import DeliveryOutcome, Notifier, OutboxItem, Outcome
 from bot.model.destinations import Destination, Scheme
 from bot.model.rules import RuleDefaults, RuleSpec
@@ -93,7 +93,14 @@ async def ack_window(store: Store, clock: Clock, deliveries: int, workers: int =
 
         scheme: Scheme = "telegram"
 
-        async def send(self, _destination: Destination, _message: AlertMessage) -> None:
+        async def send(
+            self, _destination: Destination, _message: AlertMessage, _zone: tzinfo = UTC
+        ) -> None:
+            await asyncio.sleep(0)
+
+        async def send_summary(
+            self, _destination: Destination, _summary: HeldSummary, _zone: tzinfo = UTC
+        ) -> None:
             await asyncio.sleep(0)
 
     dispatcher = Dispatcher(store, {"telegram": Instant()}, clock, workers=workers, idle_poll=0.01)

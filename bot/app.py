@@ -206,6 +206,7 @@ async def build_service(
         pushed_metrics=settings.ingest_metrics,
         health=lambda: [p.health for p in pollers],
         asi_universe=asi_universe_of(built),
+        on_released=dispatcher.wake,
     )
     if await store.destination("console") is None:
         await store.subscribe("console", [ALL_BUILTINS], clock())

@@ -9,13 +9,16 @@ from bot.commands.reports import (
     MetricStatus,
     MuteInfo,
     NotAllowed,
+    QuietInfo,
     RegimeStatus,
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    TimeZoneInfo,
     UniverseCoin,
     UniverseExclusion,
     UniverseStatus,
+    UnmuteInfo,
 )
 from bot.commands.service import CommandService, parse_duration, universe_status
 
@@ -33,13 +36,16 @@ __all__ = [
     "MetricStatus",
     "MuteInfo",
     "NotAllowed",
+    "QuietInfo",
     "RegimeStatus",
     "RuleInfo",
     "StatusReport",
     "SubscriptionChange",
+    "TimeZoneInfo",
     "UniverseCoin",
     "UniverseExclusion",
     "UniverseStatus",
+    "UnmuteInfo",
     "parse_duration",
     "universe_status",
 ]

@@ -33,9 +33,23 @@ COMMANDS: tuple[CommandSpec, ...] = (
         True,
     ),
     CommandSpec("alerts", "", "This chat's custom alerts"),
-    CommandSpec("mute", "<duration>", "Silence alerts here for a while, e.g. 2h or 1d", True),
-    CommandSpec("unmute", "", "Resume alerts here", True),
-    CommandSpec("history", "[n]", "The last n alerts sent here"),
+    CommandSpec(
+        "mute",
+        "<duration>",
+        "Hold alerts here for a while, e.g. 2h; sent in one summary after",
+        True,
+    ),
+    CommandSpec("unmute", "", "Resume alerts here and send what was held", True),
+    CommandSpec("history", "[n]", "The last n alerts sent or held here"),
+    CommandSpec(
+        "quiet",
+        "<HH:MM-HH:MM> [zone] | off",
+        "Hold alerts every night (or any daily window), sent in one summary after",
+        True,
+    ),
+    CommandSpec(
+        "timezone", "<IANA zone>", "Show times here in this zone, e.g. Europe/Berlin", True
+    ),
 )
 
 BY_NAME: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}

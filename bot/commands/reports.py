@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
-from bot.model.alerts import AlertMessage, AlertState
+from bot.model.alerts import AlertMessage, AlertState, Handling
 from bot.model.destinations import Destination
 from bot.model.formatting import format_time
 from bot.model.metrics import Lean
+from bot.model.quiet import QuietHours
 from bot.model.regime import Reading
 
 
@@ -210,9 +211,13 @@ class SubscriptionChange:
 
 @dataclass(frozen=True, slots=True)
 class EventInfo:
-    """One alert event from the history: the alert's data, which each front-end words."""
+    """One alert event from the history: the alert's data, which each front-end words.
+
+    `handling` says whether it went out on its own, in a summary of held alerts, or is held still.
+    """
 
     alert: AlertMessage
+    handling: Handling = "sent"
 
     @property
     def id(self) -> int:
@@ -245,6 +250,34 @@ class EventInfo:
 
 @dataclass(frozen=True, slots=True)
 class MuteInfo:
-    """How long a chat stays muted."""
+    """How long a chat stays muted, and the chat's time zone to say it in."""
 
     until: datetime
+    zone: tzinfo = UTC
+
+
+@dataclass(frozen=True, slots=True)
+class UnmuteInfo:
+    """What an unmute let go: how many held alerts now go out in a summary.
+
+    `quiet` is set when the chat is inside its quiet hours, which hold alerts still.
+    """
+
+    released: int
+    quiet: QuietHours | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuietInfo:
+    """A chat's quiet hours (None: off), and how many held alerts a change let go."""
+
+    quiet: QuietHours | None
+    released: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TimeZoneInfo:
+    """The zone a chat's times are shown in, and the time there now."""
+
+    zone: tzinfo
+    now: datetime

@@ -6,7 +6,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from bot.commands.reports import (
     Caller,
@@ -15,19 +15,31 @@ from bot.commands.reports import (
     MetricStatus,
     MuteInfo,
     NotAllowed,
+    QuietInfo,
     RegimeStatus,
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    TimeZoneInfo,
     UniverseCoin,
     UniverseExclusion,
     UniverseStatus,
+    UnmuteInfo,
 )
-from bot.model.alerts import StoredEvent
-from bot.model.destinations import Destination
+from bot.model.alerts import HistoryEntry
+from bot.model.destinations import Destination, DestinationInfo
 from bot.model.evaluation import RuleState, condition_holds
 from bot.model.formatting import format_age
 from bot.model.metrics import CATALOGUE, METRICS, LatestValue, metric_info, register_pushed
+from bot.model.quiet import (
+    BadQuietHours,
+    BadZone,
+    QuietHours,
+    parse_quiet,
+    parse_zone,
+    zone_name,
+    zone_or_utc,
+)
 from bot.model.regime import METRIC as REGIME_METRIC
 from bot.model.regime import from_detail
 from bot.model.rules import ALL_BUILTINS, Rule, RuleSyntaxError, parse_rule
@@ -48,6 +60,9 @@ _MAX_MUTE = timedelta(days=30)
 _MAX_HISTORY = 50
 _ALL = "all"
 _COUNT = re.compile(r"[0-9]{1,3}")
+_OFF = "off"
+_QUIET_USAGE = "Usage: /quiet <HH:MM-HH:MM> [zone] | off, e.g. /quiet 23:00-07:00 Europe/Berlin"
+_ZONE_USAGE = "Usage: /timezone <IANA zone>, e.g. /timezone Europe/Berlin"
 
 
 def parse_duration(text: str) -> timedelta:
@@ -99,6 +114,7 @@ class CommandService:
         pushed_metrics: Sequence[str] = (),
         health: Callable[[], Sequence[SourceHealth]] = tuple,
         asi_universe: Callable[[], AsiUniverse | None] | None = None,
+        on_released: Callable[[], None] = lambda: None,
     ) -> None:
         self._store = store
         # How the feeds are doing, for saying why a metric has no value.
@@ -111,6 +127,8 @@ class CommandService:
         self._clock = clock
         self._operators = frozenset(operators)
         self._max_custom_rules = max_custom_rules
+        # Held alerts let go by a command are due at once: the dispatcher need not wait its poll.
+        self._on_released = on_released
 
     def is_operator(self, user: str) -> bool:
         """Return True when `user` (e.g. `telegram:123`) is listed in ADMIN_IDS."""
@@ -279,8 +297,8 @@ class CommandService:
             if not _COUNT.fullmatch(text) or not 1 <= int(text) <= _MAX_HISTORY:
                 raise CommandError(f"usage: /history [n], n from 1 to {_MAX_HISTORY}")
             n = int(text)
-        found = await self._store.delivered_events(caller.destination.address, n)
-        retired = sorted({e.metric for e in found if e.metric not in CATALOGUE})
+        found = await self._store.history(caller.destination.address, n)
+        retired = sorted({e.event.metric for e in found if e.event.metric not in CATALOGUE})
         if retired:
             # Alerts on a pushed-in metric since dropped from INGEST_METRICS still show.
             log.warning("history shows %s, no longer catalogued", ", ".join(retired))
@@ -384,17 +402,74 @@ class CommandService:
             raise CommandError(f"no custom alert {rule_id[:40]!r} here: see /alerts for the ids")
         await self._engine.reload()
 
+    async def _settings(self, caller: Caller) -> DestinationInfo | None:
+        return await self._store.destination(caller.destination.address)
+
+    async def time_zone(self, caller: Caller) -> tzinfo:
+        """Return the zone times are shown in to the caller's chat (UTC unless set)."""
+        found = await self._settings(caller)
+        return zone_or_utc(found.time_zone if found is not None else None)
+
     async def mute(self, caller: Caller, duration: str) -> MuteInfo:
-        """Hold this chat's alerts for a while; what fires meanwhile is not sent."""
+        """Hold this chat's alerts for a while; what fires meanwhile goes out in one summary after."""
         self._authorize(caller)
         until = self._clock() + parse_duration(duration)
         await self._store.set_mute(caller.destination.address, until, self._clock())
-        return MuteInfo(until)
+        return MuteInfo(until, await self.time_zone(caller))
 
-    async def unmute(self, caller: Caller) -> None:
-        """Resume alerts here."""
+    async def unmute(self, caller: Caller) -> UnmuteInfo:
+        """Resume alerts here; what the mute held goes out in one summary now."""
         self._authorize(caller)
-        await self._store.set_mute(caller.destination.address, None, self._clock())
+        now = self._clock()
+        released = await self._store.set_mute(caller.destination.address, None, now)
+        if released:
+            self._on_released()
+        found = await self._settings(caller)
+        quiet = found.quiet if found is not None else None
+        return UnmuteInfo(released, quiet if quiet is not None and quiet.contains(now) else None)
+
+    async def quiet(self, caller: Caller, words: Sequence[str]) -> QuietInfo:
+        """Show the quiet hours (no words), switch them `off`, or set `<HH:MM-HH:MM> [zone]`."""
+        words = [w for w in (w.strip() for w in words) if w]
+        if not words:
+            found = await self._settings(caller)
+            return QuietInfo(found.quiet if found is not None else None)
+        self._authorize(caller)
+        quiet: QuietHours | None = None
+        if [w.lower() for w in words] != [_OFF]:
+            quiet = await self._parse_quiet(caller, " ".join(words))
+        released = await self._store.set_quiet(caller.destination.address, quiet, self._clock())
+        if released:
+            self._on_released()
+        return QuietInfo(quiet, released)
+
+    async def _parse_quiet(self, caller: Caller, text: str) -> QuietHours:
+        start, dash, rest = strip_invisible(text).partition("-")
+        end, _, zone_text = rest.strip().partition(" ")
+        try:
+            if not dash:
+                raise BadQuietHours(f"{text[:40]!r} has no dash between start and end")
+            zone = parse_zone(zone_text) if zone_text.strip() else await self.time_zone(caller)
+            return parse_quiet(f"{start.strip()}-{end}", zone)
+        except (BadQuietHours, BadZone) as exc:
+            raise CommandError(f"{exc}. {_QUIET_USAGE}") from None
+
+    async def show_time_zone(self, caller: Caller) -> TimeZoneInfo:
+        """Return the zone this chat's times are shown in."""
+        return TimeZoneInfo(await self.time_zone(caller), self._clock())
+
+    async def set_time_zone(self, caller: Caller, name: str) -> TimeZoneInfo:
+        """Show every time in this chat in the IANA zone `name`."""
+        self._authorize(caller)
+        text = strip_invisible(name).strip()
+        if not text:
+            raise CommandError(_ZONE_USAGE)
+        try:
+            zone = parse_zone(text)
+        except BadZone as exc:
+            raise CommandError(f"{exc}. {_ZONE_USAGE}") from None
+        await self._store.set_time_zone(caller.destination.address, zone_name(zone), self._clock())
+        return TimeZoneInfo(zone, self._clock())
 
     async def move_destination(self, old: Destination, new: Destination) -> None:
         """Carry a chat's subscriptions, mute and custom alerts to its new address."""
@@ -464,5 +539,5 @@ def _shows_detail(metric: str | None, universe: UniverseStatus | None) -> bool:
     return universe is None or not universe.computed
 
 
-def _event_info(event: StoredEvent) -> EventInfo:
-    return EventInfo(event.message())
+def _event_info(entry: HistoryEntry) -> EventInfo:
+    return EventInfo(entry.event.message(), entry.handling)

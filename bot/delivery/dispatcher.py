@@ -49,6 +49,9 @@ RETRY_BACKOFF = Backoff(base=2.0, cap=600.0, jitter=(0.5, 1.0))
 _OUTAGE_BACKOFF = Backoff(base=0.5, cap=10.0, jitter=(0.5, 1.0))
 _IDLE_POLL = 1.0
 DEFAULT_LEASE = timedelta(seconds=60)
+# How often held alerts whose mute or quiet hours have ended are released: a summary goes out at
+# most this long after the hold ends (at once after /unmute, which releases them itself).
+DEFAULT_RELEASE_EVERY = timedelta(seconds=5)
 # A row whose lease is this close to running out is not sent: another worker may take it over.
 # (A quarter of the lease when that is shorter.)
 _LEASE_MARGIN = timedelta(seconds=15)
@@ -95,6 +98,7 @@ class Dispatcher:
         max_attempts: int = 12,
         idle_poll: float = _IDLE_POLL,
         lease: timedelta = DEFAULT_LEASE,
+        release_every: timedelta = DEFAULT_RELEASE_EVERY,
         rng: Rng = random.random,
         name: str | None = None,
     ) -> None:
@@ -105,6 +109,8 @@ class Dispatcher:
         self._idle_poll = idle_poll
         self._lease = lease
         self._margin = min(_LEASE_MARGIN, lease / 4)
+        self._release_every = release_every
+        self._released_at: datetime | None = None
         self._rng = rng
         self.name = name or worker_name()
         self._lanes: dict[str, _Lane] = {}
@@ -201,8 +207,9 @@ class Dispatcher:
                 self._answers.set()
 
     async def _step(self) -> bool:
-        """Claim for every lane with room; False if the database failed."""
+        """Release ended holds, claim for every lane with room; False if the database failed."""
         try:
+            await self._release_ended_holds()
             # A copy: a front-end that starts meanwhile adds its lane.
             for scheme, lane in list(self._lanes.items()):
                 room = lane.room()
@@ -226,6 +233,15 @@ class Dispatcher:
             return False
         self._database_answered()
         return True
+
+    async def _release_ended_holds(self) -> None:
+        now = self._clock()
+        if self._released_at is not None and now - self._released_at < self._release_every:
+            return
+        released = await self._store.release_due(now)
+        self._released_at = now
+        if released:
+            log.info("%d held alerts released: their mute or quiet hours ended", released)
 
     async def _record_answered(self) -> None:
         if not self._answered:
@@ -331,7 +347,10 @@ class Dispatcher:
 
     async def _send(self, notifier: Notifier, item: OutboxItem) -> DeliveryOutcome:
         try:
-            await notifier.send(item.destination, item.event.message())
+            if item.held:
+                await notifier.send_summary(item.destination, item.summary(), item.zone)
+            else:
+                await notifier.send(item.destination, item.event.message(), item.zone)
         except TransientDeliveryError as exc:
             delay = (
                 timedelta(seconds=exc.retry_after)

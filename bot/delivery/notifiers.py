@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TextIO
 
 import aiohttp
 
-from bot.model.alerts import AlertMessage
+from bot.model.alerts import AlertMessage, HeldSummary
 from bot.model.delivery import PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination, Scheme
 from bot.model.formatting import (
@@ -17,6 +17,7 @@ from bot.model.formatting import (
     format_age,
     format_change,
     format_condition,
+    format_held_headline,
     format_time,
 )
 from bot.model.metrics import metric_info
@@ -28,7 +29,7 @@ _RETRYABLE = frozenset({408, 425, 429})
 _MAX_RETRY_AFTER = 86_400.0
 
 
-def _facts(message: AlertMessage) -> str:
+def _facts(message: AlertMessage, zone: tzinfo = UTC) -> str:
     """Return what happened in one phrase: the value once, its rule, change, source, time."""
     notice = message.notice
     if notice is not None:
@@ -37,13 +38,13 @@ def _facts(message: AlertMessage) -> str:
         elif message.state == "firing":
             facts = (
                 f"failing for {format_age(message.at - notice.since)}, "
-                f"since {format_time(notice.since)}"
+                f"since {format_time(notice.since, zone)}"
             )
         else:
             facts = f"down for {format_age(message.at - notice.since)}"
         if notice.error:
             facts += f": {notice.error}"
-        return f"{facts} · {format_time(message.at)} [{message.rule_id}]"
+        return f"{facts} · {format_time(message.at, zone)} [{message.rule_id}]"
     info = metric_info(message.metric)
     facts = f"{info.label} {info.format(message.value)}"
     if message.previous is not None:
@@ -52,16 +53,16 @@ def _facts(message: AlertMessage) -> str:
         facts += f" (rule: {format_condition(message.metric, message.op, message.threshold)})"
     elif message.threshold is not None:
         facts += f" (threshold {info.format(message.threshold)})"
-    return f"{facts} · via {message.source} · {format_time(message.at)} [{message.rule_id}]"
+    return f"{facts} · via {message.source} · {format_time(message.at, zone)} [{message.rule_id}]"
 
 
 def _components(message: AlertMessage) -> list[str]:
     return [f"{VERDICT_MARKS[r.verdict]} {r.label} — {r.note}" for r in message.components]
 
 
-def console_line(message: AlertMessage) -> str:
+def console_line(message: AlertMessage, zone: tzinfo = UTC) -> str:
     """Word an alert as one plain line, the regime's components included."""
-    line = f"{alert_headline(message)} — {_facts(message)}"
+    line = f"{alert_headline(message)} — {_facts(message, zone)}"
     components = _components(message)
     if components:
         line += " · " + "; ".join(components)
@@ -81,10 +82,22 @@ class ConsoleNotifier:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
 
-    async def send(self, destination: Destination, message: AlertMessage) -> None:
+    async def send(
+        self, destination: Destination, message: AlertMessage, zone: tzinfo = UTC
+    ) -> None:
         """Write the alert as one line."""
         stream = self._stream or sys.stdout
-        stream.write(console_line(message) + "\n")
+        stream.write(console_line(message, zone) + "\n")
+        stream.flush()
+
+    async def send_summary(
+        self, destination: Destination, summary: HeldSummary, zone: tzinfo = UTC
+    ) -> None:
+        """Write the held alerts as one line: the headline, then each alert."""
+        headline = format_held_headline(summary.reasons, len(summary.alerts))
+        alerts = "; ".join(console_line(alert, zone) for alert in summary.alerts)
+        stream = self._stream or sys.stdout
+        stream.write(f"🔕 {headline} — {alerts}\n")
         stream.flush()
 
 
@@ -111,8 +124,24 @@ class WebhookNotifier:
         self._session = session
         self._timeout = aiohttp.ClientTimeout(total=timeout)
 
-    async def send(self, destination: Destination, message: AlertMessage) -> None:
-        """Deliver one alert; 2xx is success, 408/429/5xx and network trouble are retried."""
+    async def send_summary(
+        self, destination: Destination, summary: HeldSummary, zone: tzinfo = UTC
+    ) -> None:
+        """Deliver held alerts one POST each, as the webhook format promises, oldest first.
+
+        A failure part way retries the whole summary; the alerts already delivered go again
+        with the same `Idempotency-Key`, which lets the receiver drop them.
+        """
+        for alert in summary.alerts:
+            await self.send(destination, alert, zone)
+
+    async def send(
+        self, destination: Destination, message: AlertMessage, zone: tzinfo = UTC
+    ) -> None:
+        """Deliver one alert; 2xx is success, 408/429/5xx and network trouble are retried.
+
+        The payload's times are UTC whatever `zone` says: receivers are programs.
+        """
         body = json.dumps(webhook_payload(message))
         headers = {
             "Content-Type": "application/json",

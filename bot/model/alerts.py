@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from bot.model.metrics import FEED_NOTICES, Lean, lean_of, opposite
+from bot.model.quiet import HoldReason
 from bot.model.regime import Reading, Verdict, component_label
 from bot.model.rules import ALL_OPS, Op, Rule, op_rises
 
@@ -145,6 +146,22 @@ class AlertMessage:
         return TONE_COLOURS[self.tone]
 
 
+@dataclass(frozen=True, slots=True)
+class HeldSummary:
+    """Alerts held while a chat was muted or in its quiet hours, delivered as one message.
+
+    `key` is the first held row's id: the same on every retry of this summary.
+    """
+
+    key: int
+    alerts: tuple[AlertMessage, ...]
+    reasons: frozenset[HoldReason]
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"held-{self.key}"
+
+
 def encode_detail(
     components: tuple[Reading, ...], notice: FeedNotice | None
 ) -> dict[str, Any] | None:
@@ -233,6 +250,18 @@ class StoredEvent:
 def parse_op(text: object) -> Op | None:
     """Return a stored op, or None when there is none (or it is not one this version knows)."""
     return next((op for op in ALL_OPS if op == text), None)
+
+
+# How an alert reached a chat: on its own, in a summary of held alerts, or not yet (still held).
+Handling = Literal["sent", "summary", "held"]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """An alert in a chat's history and how it reached (or waits for) the chat."""
+
+    event: StoredEvent
+    handling: Handling
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Protocol
 
-from bot.model.alerts import AlertMessage, StoredEvent
+from bot.model.alerts import AlertMessage, HeldSummary, StoredEvent
 from bot.model.destinations import Destination, Scheme
+from bot.model.quiet import HoldReason
 
 
 class DeliveryError(Exception):
@@ -44,20 +45,56 @@ class Notifier(Protocol):
 
     scheme: Scheme
 
-    async def send(self, destination: Destination, message: AlertMessage) -> None:
-        """Deliver `message` or raise a `DeliveryError`; return only once the platform accepted it."""
+    async def send(
+        self, destination: Destination, message: AlertMessage, zone: tzinfo = UTC
+    ) -> None:
+        """Deliver `message`, its times in `zone`, or raise a `DeliveryError`; return once accepted."""
+        ...
+
+    async def send_summary(
+        self, destination: Destination, summary: HeldSummary, zone: tzinfo = UTC
+    ) -> None:
+        """Deliver held alerts as one message, or raise a `DeliveryError`, as `send` does."""
         ...
 
 
 @dataclass(frozen=True, slots=True)
+class HeldRow:
+    """One held alert that a summary delivers: its outbox row, event, and why it was held."""
+
+    row_id: int
+    event: StoredEvent
+    reason: HoldReason
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxItem:
-    """One pending delivery: an event for a destination."""
+    """One pending delivery: an event for a destination, or a summary of the rows it held.
+
+    `zone` is the destination's time zone. A summary's `held` lists every row it settles, this
+    one first; a plain alert's is empty.
+    """
 
     id: int
     destination_id: int
     destination: Destination
     attempts: int
     event: StoredEvent
+    zone: tzinfo = UTC
+    held: tuple[HeldRow, ...] = ()
+
+    @property
+    def row_ids(self) -> tuple[int, ...]:
+        """Return the outbox rows this delivery settles: the summary's, or this one."""
+        return tuple(h.row_id for h in self.held) or (self.id,)
+
+    def summary(self) -> HeldSummary:
+        """Return the held alerts as the notifier's summary, oldest first."""
+        return HeldSummary(
+            self.id,
+            tuple(h.event.message() for h in self.held),
+            frozenset(h.reason for h in self.held),
+        )
 
 
 @dataclass(frozen=True, slots=True)

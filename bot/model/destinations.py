@@ -8,6 +8,8 @@ from datetime import datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
+from bot.model.quiet import QuietHours
+
 Scheme = Literal["telegram", "discord", "webhook", "console"]
 
 _TELEGRAM = re.compile(r"^(-?[0-9]{1,20})(?:/([0-9]{1,20}))?$")
@@ -67,9 +69,11 @@ class Destination:
 
 @dataclass(frozen=True, slots=True)
 class DestinationInfo:
-    """A destination's subscriptions and mute."""
+    """A destination's subscriptions, mute, quiet hours and time zone (None: UTC)."""
 
     address: str
     active: bool
     muted_until: datetime | None
     rule_ids: tuple[str, ...]
+    quiet: QuietHours | None = None
+    time_zone: str | None = None

@@ -8,7 +8,7 @@ them (`14:05 UTC`); ages have one form everywhere (`40 s ago`, `12 min ago`, `31
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.model.alerts import AlertMessage
 from bot.model.metrics import MINUS, metric_info
@@ -40,11 +40,12 @@ _HOURS_UP_TO = 48 * _HOUR
 _DAY = 24 * _HOUR
 
 
-def format_time(at: datetime) -> str:
-    """Return `at` in UTC to the minute: `2026-01-05 12:30 UTC` (a naive time is taken as UTC)."""
+def format_time(at: datetime, zone: tzinfo = UTC) -> str:
+    """Return `at` in `zone` to the minute, labelled: `2026-01-05 13:30 CET` (naive means UTC)."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=UTC)
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    local = at.astimezone(zone)
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname() or 'UTC'}"
 
 
 def format_age(age: timedelta) -> str:
@@ -147,3 +148,21 @@ def join_capped(items: Sequence[str], limit: int, separator: str = ", ") -> str:
         shown.append(item)
         used += cost
     return separator.join(shown)
+
+
+def format_held_headline(reasons: frozenset[str], count: int) -> str:
+    """Return a held-alerts summary's first words: `While muted: 3 alerts`."""
+    if reasons == {"quiet"}:
+        when = "During quiet hours"
+    elif reasons == {"mute"}:
+        when = "While muted"
+    else:
+        when = "While muted or in quiet hours"
+    return f"{when}: {count} alert{'' if count == 1 else 's'}"
+
+
+def format_released(count: int, when: str) -> str:
+    """Return what a command let go: `The 3 alerts held meanwhile follow in one message.`"""
+    if count == 1:
+        return f"The alert held {when} follows."
+    return f"The {count} alerts held {when} follow in one message."

@@ -6,11 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, or_, select
 
-from bot.model.alerts import NewEvent, StoredEvent, decode_detail, encode_detail, parse_op
+from bot.model.alerts import (
+    HistoryEntry,
+    NewEvent,
+    StoredEvent,
+    decode_detail,
+    encode_detail,
+    parse_op,
+)
 from bot.storage.database import Database, UnitBase
-from bot.storage.schema import deliveries, destinations, events
+from bot.storage.schema import deliveries, destinations, events, outbox
 
 
 def event_from_row(row: Any) -> StoredEvent:
@@ -94,6 +101,46 @@ class EventsStore(Database):
         )
         async with self._connect() as conn:
             return [event_from_row(row) for row in await conn.execute(query)]
+
+    async def history(self, address: str, limit: int) -> list[HistoryEntry]:
+        """Return the newest alerts of `address`, newest first: those still held, then those sent.
+
+        A held alert is one whose row waits held, or released but its summary not yet sent.
+        """
+        waiting = (
+            select(*EVENT_COLUMNS)
+            .select_from(
+                outbox.join(events, events.c.id == outbox.c.event_id).join(
+                    destinations, destinations.c.id == outbox.c.destination_id
+                )
+            )
+            .where(
+                destinations.c.address == address,
+                or_(
+                    outbox.c.status == "held",
+                    and_(outbox.c.status == "pending", outbox.c.held.is_not(None)),
+                ),
+            )
+            .order_by(outbox.c.id.desc())
+            .limit(limit)
+        )
+        sent = (
+            select(*EVENT_COLUMNS, deliveries.c.held)
+            .select_from(deliveries.join(events).join(destinations))
+            .where(destinations.c.address == address)
+            .order_by(deliveries.c.id.desc())
+            .limit(limit)
+        )
+        async with self._connect() as conn:
+            found = [
+                HistoryEntry(event_from_row(row), "held") for row in await conn.execute(waiting)
+            ]
+            if len(found) < limit:
+                found += [
+                    HistoryEntry(event_from_row(row), "sent" if row.held is None else "summary")
+                    for row in await conn.execute(sent.limit(limit - len(found)))
+                ]
+        return found
 
     async def recent_events(self, limit: int) -> list[StoredEvent]:
         """Return the newest events, newest first."""

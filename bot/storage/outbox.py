@@ -11,57 +11,90 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     false,
     func,
     insert,
     literal,
+    null,
     or_,
     select,
     true,
     update,
 )
 
-from bot.model.delivery import Claimed, Moved, OutboxItem, Outcome, Refused, Retry, Sent
+from bot.model.delivery import (
+    Claimed,
+    HeldRow,
+    Moved,
+    OutboxItem,
+    Outcome,
+    Refused,
+    Retry,
+    Sent,
+)
 from bot.model.destinations import Destination
+from bot.model.quiet import HoldReason, zone_or_utc
 from bot.model.rules import ALL_BUILTINS, Rule
 from bot.storage.database import Database, UnitBase
 from bot.storage.events import EVENT_COLUMNS, event_from_row
+from bot.storage.holds import quiet_now, release_held
 from bot.storage.schema import UTCDateTime, deliveries, destinations, events, outbox, subscriptions
 from bot.storage.subscriptions import destination_id, move_destination_rows
+
+# The most held alerts one summary lists: a longer hold goes out as several summaries, each one
+# message that fits Telegram's 4,096 characters.
+SUMMARY_MAX = 25
 
 
 class OutboxUnit(UnitBase):
     """What the engine's transaction queues."""
 
     async def fan_out(self, fired: Sequence[tuple[int, Rule]], now: datetime) -> int:
-        """Queue events for every active, unmuted destination subscribed to their rules.
+        """Queue events for every active destination subscribed to their rules.
+
+        A destination muted or inside its quiet hours gets its row held (status `held`), to go
+        out in a summary once the hold ends; rows of holds that have ended are released first,
+        so they stay ahead of the new rows.
 
         INSERT ... SELECT: the database pairs events with subscribers, so a fan-out to ten thousand
         chats never passes through Python row by row. A built-in rule's event goes to the chats
         that named it or chose "all" (never both: `subscribe` keeps them apart, so no row needs
         de-duplicating); the batch's custom events, each for its one owner, go in one statement.
         """
+        if not fired:
+            return 0
+        await release_held(self._conn, now)
+        quiet = await quiet_now(self._conn, now)
         total = 0
         custom = [event_id for event_id, rule in fired if rule.custom]
         for event_id, rule in fired:
             if not rule.custom:
                 total += await self._queue(
-                    [event_id], subscriptions.c.rule_id.in_([rule.id, ALL_BUILTINS]), now
+                    [event_id], subscriptions.c.rule_id.in_([rule.id, ALL_BUILTINS]), now, quiet
                 )
         if custom:
-            total += await self._queue(custom, subscriptions.c.rule_id == events.c.rule_id, now)
+            total += await self._queue(
+                custom, subscriptions.c.rule_id == events.c.rule_id, now, quiet
+            )
         return total
 
-    async def _queue(self, event_ids: list[int], matches: Any, now: datetime) -> int:
+    async def _queue(
+        self, event_ids: list[int], matches: Any, now: datetime, quiet: list[int]
+    ) -> int:
         ts = UTCDateTime()
+        muted = and_(destinations.c.muted_until.is_not(None), destinations.c.muted_until > now)
+        in_quiet = destinations.c.id.in_(quiet) if quiet else false()
+        held = case((muted, literal("mute")), (in_quiet, literal("quiet")), else_=null())
         chosen = (
             select(
                 events.c.id,
                 destinations.c.id,
-                literal("pending"),
+                case((or_(muted, in_quiet), literal("held")), else_=literal("pending")),
                 literal(0),
                 literal(now, ts),
                 literal(now, ts),
+                held,
             )
             .select_from(
                 events.join(subscriptions, matches).join(
@@ -71,13 +104,20 @@ class OutboxUnit(UnitBase):
             .where(
                 events.c.id.in_(event_ids),
                 destinations.c.active == true(),
-                or_(destinations.c.muted_until.is_(None), destinations.c.muted_until <= now),
             )
         )
         if len(event_ids) > 1:
             chosen = chosen.order_by(events.c.id)
         stmt = insert(outbox).from_select(
-            ["event_id", "destination_id", "status", "attempts", "next_attempt_at", "created_at"],
+            [
+                "event_id",
+                "destination_id",
+                "status",
+                "attempts",
+                "next_attempt_at",
+                "created_at",
+                "held",
+            ],
             chosen,
         )
         result = await self._conn.execute(stmt)
@@ -117,6 +157,11 @@ class OutboxStore(Database):
         async with self._connect() as conn:
             return [int(row.destination_id) for row in await conn.execute(query)]
 
+    async def release_due(self, now: datetime) -> int:
+        """Make pending every held row whose mute or quiet hours have ended; return how many."""
+        async with self._begin() as conn:
+            return await release_held(conn, now)
+
     async def pending_count(self) -> int:
         """Return how many deliveries wait."""
         query = select(func.count()).select_from(outbox).where(outbox.c.status == "pending")
@@ -135,7 +180,10 @@ class OutboxStore(Database):
         """Claim the due head rows of up to `limit` destinations for `worker`, until `now + lease`.
 
         Only a destination's oldest pending row can be claimed, and only while nobody holds it,
-        so one destination is never sent to twice at once and its order holds. The claim commits
+        so one destination is never sent to twice at once and its order holds. A head row that
+        was held brings the held rows queued right behind it (up to `SUMMARY_MAX`): they go out
+        as one summary, and the head's claim covers them, since none of them can be claimed
+        while the head is pending. The claim commits
         before anything is sent: no transaction stays open across a network call. The UPDATE
         re-checks the claim, so two replicas that picked the same row cannot both win it.
         """
@@ -146,7 +194,7 @@ class OutboxStore(Database):
         params = {
             "now": now,
             "limit": limit,
-            "held": list(exclude),
+            "skip": list(exclude),
             "worker": worker,
             "until": until,
         }
@@ -164,6 +212,8 @@ class OutboxStore(Database):
                         destination=Destination.parse(row.address),
                         attempts=row.attempts,
                         event=event_from_row(row),
+                        zone=zone_or_utc(row.time_zone),
+                        held=_summary_rows(conn, row.destination_id) if row.held else (),
                     ),
                     until,
                 )
@@ -191,10 +241,12 @@ class OutboxStore(Database):
         """Record the outcomes of many sends in one transaction (a group commit)."""
         if not outcomes:
             return
+        # A summary settles every row it carried.
         sent = [
-            {"row_id": o.item.id, "done_at": o.at, "tries": o.item.attempts + 1}
+            {"row_id": row_id, "done_at": o.at, "tries": o.item.attempts + 1}
             for o in outcomes
             if isinstance(o.result, Sent)
+            for row_id in o.item.row_ids
         ]
         failed = [o for o in outcomes if not isinstance(o.result, Sent)]
 
@@ -214,9 +266,12 @@ class OutboxStore(Database):
 # to run it.
 _NOW = bindparam("now", type_=UTCDateTime())
 _LOG_DELIVERY = insert(deliveries).from_select(
-    ["destination_id", "event_id", "sent_at"],
+    ["destination_id", "event_id", "sent_at", "held"],
     select(
-        outbox.c.destination_id, outbox.c.event_id, bindparam("done_at", type_=UTCDateTime())
+        outbox.c.destination_id,
+        outbox.c.event_id,
+        bindparam("done_at", type_=UTCDateTime()),
+        outbox.c.held,
     ).where(outbox.c.id == bindparam("row_id"), outbox.c.status == "pending"),
 )
 _MARK_SENT = (
@@ -231,6 +286,38 @@ _MARK_SENT = (
     )
 )
 _CLAIMS: dict[tuple[str, ...], tuple[Select[Any], Any]] = {}
+# The held rows a summary headed by a destination's oldest pending row carries: the pending held
+# rows up to the first that was never held (that one was queued after them and goes out after).
+_plain = outbox.alias("plain")
+_SUMMARY_ROWS = (
+    select(outbox.c.id, outbox.c.held, *EVENT_COLUMNS)
+    .join_from(outbox, events, events.c.id == outbox.c.event_id)
+    .where(
+        outbox.c.destination_id == bindparam("destination"),
+        outbox.c.status == "pending",
+        outbox.c.held.is_not(None),
+        ~select(literal(1))
+        .where(
+            _plain.c.destination_id == outbox.c.destination_id,
+            _plain.c.status == "pending",
+            _plain.c.held.is_(None),
+            _plain.c.id < outbox.c.id,
+        )
+        .exists(),
+    )
+    .order_by(outbox.c.id)
+    .limit(SUMMARY_MAX)
+)
+
+
+def _hold_reason(text: object) -> HoldReason:
+    return "quiet" if text == "quiet" else "mute"
+
+
+def _summary_rows(conn: Connection, destination: int) -> tuple[HeldRow, ...]:
+    """Return the held rows a summary for `destination` carries, oldest (its head) first."""
+    rows = conn.execute(_SUMMARY_ROWS, {"destination": destination})
+    return tuple(HeldRow(row.id, event_from_row(row), _hold_reason(row.held)) for row in rows)
 
 
 def _claim_statements(schemes: tuple[str, ...]) -> tuple[Select[Any], Any]:
@@ -243,11 +330,13 @@ def _claim_statements(schemes: tuple[str, ...]) -> tuple[Select[Any], Any]:
                 outbox.c.id,
                 outbox.c.destination_id,
                 outbox.c.attempts,
+                outbox.c.held,
                 destinations.c.address,
+                destinations.c.time_zone,
                 *EVENT_COLUMNS,
             )
             .join_from(outbox, events, events.c.id == outbox.c.event_id)
-            .where(outbox.c.id.not_in(bindparam("held", expanding=True)))
+            .where(outbox.c.id.not_in(bindparam("skip", expanding=True)))
             .limit(bindparam("limit"))
         )
         take = (
@@ -327,6 +416,14 @@ def _record_failure(conn: Connection, outcome: Outcome, worker: str, max_attempt
                     claim_until=None,
                 )
             )
+            carried = item.row_ids[1:]
+            if status == "dead" and carried:
+                # Giving up on a summary gives up on the rows it carried, not on one at a time.
+                conn.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(carried), outbox.c.status == "pending")
+                    .values(status="dead", last_error=error[:500])
+                )
         case Refused(reason=reason):
             conn.execute(
                 update(destinations)
@@ -337,7 +434,7 @@ def _record_failure(conn: Connection, outcome: Outcome, worker: str, max_attempt
                 update(outbox)
                 .where(
                     outbox.c.destination_id == item.destination_id,
-                    outbox.c.status == "pending",
+                    outbox.c.status.in_(("pending", "held")),
                 )
                 .values(status="dead", last_error=reason[:500], claimed_by=None, claim_until=None)
             )

@@ -148,6 +148,12 @@ destinations = Table(
     Column("muted_until", UTCDateTime()),
     Column("deactivated_reason", Text),
     Column("created_at", UTCDateTime(), nullable=False),
+    # The IANA zone every time shown to the chat is written in; NULL: UTC.
+    Column("time_zone", String(64)),
+    # Quiet hours: minutes after local midnight in `quiet_zone`; all three NULL when off.
+    Column("quiet_start", Integer),
+    Column("quiet_end", Integer),
+    Column("quiet_zone", String(64)),
 )
 
 subscriptions = Table(
@@ -183,6 +189,10 @@ outbox = Table(
     # may be taken by another worker.
     Column("claimed_by", String(64)),
     Column("claim_until", UTCDateTime()),
+    # Why the row was held ('mute' or 'quiet'), NULL if never. A held row waits with status
+    # 'held' until the hold ends, then turns pending and goes out in one summary with the other
+    # rows held alongside it.
+    Column("held", String(8)),
     # Keyed by id alone, so a fan-out appends to it instead of scattering ten thousand entries;
     # partial, so delivered rows drop out of it.
     Index(
@@ -199,6 +209,13 @@ outbox = Table(
         sqlite_where=text("status = 'pending'"),
         postgresql_where=text("status = 'pending'"),
     ),
+    # The destinations with held rows, for the release check that runs every few seconds.
+    Index(
+        "ix_outbox_held",
+        "destination_id",
+        sqlite_where=text("status = 'held'"),
+        postgresql_where=text("status = 'held'"),
+    ),
 )
 
 deliveries = Table(
@@ -213,5 +230,8 @@ deliveries = Table(
     ),
     Column("event_id", BigId, ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
     Column("sent_at", UTCDateTime(), nullable=False),
+    # Why the alert had been held when it went out in a summary ('mute' or 'quiet'); NULL: sent
+    # on its own.
+    Column("held", String(8)),
     Index("ix_deliveries_destination", "destination_id", "id"),
 )

@@ -30,7 +30,10 @@ class Store(MetricsStore, RulesStore, SubscriptionsStore, EventsStore, OutboxSto
             yield Unit(conn, self)
 
     async def prune(self, now: datetime, sample_retention: timedelta) -> None:
-        """Drop samples and the delivery log past retention, finished outbox rows after a month."""
+        """Drop samples and the delivery log past retention, finished outbox rows after a month.
+
+        Held rows are not finished: they wait for their summary however old.
+        """
         async with self._begin() as conn:
             await conn.execute(delete(samples).where(samples.c.at < now - sample_retention))
             await conn.execute(
@@ -38,6 +41,7 @@ class Store(MetricsStore, RulesStore, SubscriptionsStore, EventsStore, OutboxSto
             )
             await conn.execute(
                 delete(outbox).where(
-                    outbox.c.status != "pending", outbox.c.created_at < now - timedelta(days=30)
+                    outbox.c.status.not_in(("pending", "held")),
+                    outbox.c.created_at < now - timedelta(days=30),
                 )
             )

@@ -9,8 +9,10 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.model.destinations import DestinationInfo
+from bot.model.quiet import QuietHours
 from bot.model.rules import ALL_BUILTINS, is_custom
 from bot.storage.database import Database, InsertFn
+from bot.storage.holds import quiet_from_row, release_held
 from bot.storage.schema import custom_rules, deliveries, destinations, outbox, subscriptions
 
 
@@ -171,14 +173,47 @@ class SubscriptionsStore(Database):
                     .order_by(subscriptions.c.rule_id)
                 )
             ).scalars()
-            return DestinationInfo(row.address, bool(row.active), row.muted_until, tuple(rule_ids))
+            return DestinationInfo(
+                row.address,
+                bool(row.active),
+                row.muted_until,
+                tuple(rule_ids),
+                quiet_from_row(row),
+                row.time_zone,
+            )
 
-    async def set_mute(self, address: str, until: datetime | None, now: datetime) -> None:
-        """Mute `address` until a time, or unmute it with None."""
+    async def set_mute(self, address: str, until: datetime | None, now: datetime) -> int:
+        """Mute `address` until a time, or unmute it with None; return how many held rows go out.
+
+        Unmuting releases what the mute held in the same transaction, unless quiet hours still
+        hold it: the rows then go out when those end.
+        """
+        return await self._set_holds(address, now, muted_until=until)
+
+    async def set_quiet(self, address: str, quiet: QuietHours | None, now: datetime) -> int:
+        """Set or clear the quiet hours of `address`; return how many held rows go out."""
+        return await self._set_holds(
+            address,
+            now,
+            quiet_start=quiet.start if quiet else None,
+            quiet_end=quiet.end if quiet else None,
+            quiet_zone=quiet.zone if quiet else None,
+        )
+
+    async def _set_holds(self, address: str, now: datetime, **values: object) -> int:
         async with self._begin() as conn:
             dest_id = await destination_id(conn, self.insert, address, now)
             await conn.execute(
-                update(destinations).where(destinations.c.id == dest_id).values(muted_until=until)
+                update(destinations).where(destinations.c.id == dest_id).values(**values)
+            )
+            return await release_held(conn, now, dest_id)
+
+    async def set_time_zone(self, address: str, zone: str | None, now: datetime) -> None:
+        """Show times to `address` in the IANA zone `zone` (None: UTC)."""
+        async with self._begin() as conn:
+            dest_id = await destination_id(conn, self.insert, address, now)
+            await conn.execute(
+                update(destinations).where(destinations.c.id == dest_id).values(time_zone=zone)
             )
 
     async def move_destination(self, old: str, new: str) -> None:

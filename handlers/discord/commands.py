@@ -27,6 +27,7 @@ from bot.commands import (
     NotAllowed,
 )
 from bot.model.destinations import Destination
+from bot.model.quiet import known_zones
 from bot.model.rules import ALL_OPS
 from handlers.discord import render
 from handlers.discord.layout import Outgoing, Reply, pack
@@ -51,6 +52,7 @@ CHOICES_LIMIT = 25
 CHOICE_LENGTH = 100
 MAX_HISTORY = 50
 MUTE_SUGGESTIONS = ("30m", "1h", "2h", "8h", "1d", "1w")
+QUIET_SUGGESTIONS = ("22:00-07:00", "23:00-07:00", "00:00-08:00", "off")
 _WORDS = re.compile(r"[\s,]+")
 
 
@@ -258,13 +260,27 @@ class RadarCommands:
         return Reply(render.mute_text(await self._service.mute(self.caller(interaction), duration)))
 
     async def _unmute(self, interaction: Interaction) -> Reply:
-        await self._service.unmute(self.caller(interaction))
-        return Reply("🔔 Alerts here are back on.")
+        return Reply(render.unmute_text(await self._service.unmute(self.caller(interaction))))
 
     async def _history(self, interaction: Interaction, count: int | None) -> Reply:
         shown = None if count is None else str(count)
-        events = await self._service.history(self.caller(interaction), shown)
-        return Reply(render.history_text(events))
+        caller = self.caller(interaction)
+        events = await self._service.history(caller, shown)
+        return Reply(render.history_text(events, await self._service.time_zone(caller)))
+
+    async def _quiet(self, interaction: Interaction, hours: str | None, zone: str | None) -> Reply:
+        if hours is None and zone is not None:
+            raise CommandError(
+                "zone: goes with hours:, e.g. /quiet hours:23:00-07:00 zone:Europe/Berlin"
+            )
+        words = [w for w in (hours, zone) if w is not None]
+        return Reply(render.quiet_text(await self._service.quiet(self.caller(interaction), words)))
+
+    async def _timezone(self, interaction: Interaction, zone: str | None) -> Reply:
+        caller = self.caller(interaction)
+        if zone is None:
+            return Reply(render.time_zone_text(await self._service.show_time_zone(caller)))
+        return Reply(render.time_zone_text(await self._service.set_time_zone(caller, zone)))
 
     # ---- autocomplete ----------------------------------------------------------------------
 
@@ -302,6 +318,18 @@ class RadarCommands:
             return [r.id for r in await self._service.list_alerts(self.caller(interaction))]
 
         return choices(await self._complete(ids), current)
+
+    async def complete_quiet(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer common quiet hours, and off."""
+        return choices(QUIET_SUGGESTIONS, current)
+
+    async def complete_zone(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer IANA zone names matching what was typed."""
+        return choices(known_zones(), current)
 
     async def complete_duration(
         self, interaction: Interaction, current: str
@@ -391,6 +419,25 @@ class RadarCommands:
         async def unmute(interaction: Interaction) -> None:
             await answer(interaction, lambda: self._unmute(interaction))
 
+        # No default permissions on these two: anyone may read them; the service refuses a
+        # change from a member without Manage Channels.
+        @app_commands.command(name="quiet", description=_about("quiet"))
+        @app_commands.describe(
+            hours="HH:MM-HH:MM, e.g. 23:00-07:00, or off; empty to show them",
+            zone="IANA time zone, e.g. Europe/Berlin (default: this channel's /timezone)",
+        )
+        @app_commands.autocomplete(hours=self.complete_quiet, zone=self.complete_zone)
+        async def quiet(
+            interaction: Interaction, hours: str | None = None, zone: str | None = None
+        ) -> None:
+            await answer(interaction, lambda: self._quiet(interaction, hours, zone))
+
+        @app_commands.command(name="timezone", description=_about("timezone"))
+        @app_commands.describe(zone="IANA time zone, e.g. Europe/Berlin; empty to show it")
+        @app_commands.autocomplete(zone=self.complete_zone)
+        async def timezone(interaction: Interaction, zone: str | None = None) -> None:
+            await answer(interaction, lambda: self._timezone(interaction, zone))
+
         @app_commands.command(name="history", description=_about("history"))
         @app_commands.describe(count=f"How many, 1 to {MAX_HISTORY} (default 10)")
         async def history(
@@ -408,6 +455,8 @@ class RadarCommands:
             mute,
             unmute,
             history,
+            quiet,
+            timezone,
         ]
 
         @app_commands.command(name="help", description=_about("help"))

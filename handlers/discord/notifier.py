@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import UTC, tzinfo
 from typing import Any
 
 import aiohttp
 import discord
 
-from bot.model.alerts import AlertMessage
+from bot.model.alerts import AlertMessage, HeldSummary
 from bot.model.delivery import PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination, Scheme
-from handlers.discord.layout import Outgoing, Reply, pack
+from handlers.discord.layout import EmbedSpec, Outgoing, Reply, pack
 from handlers.discord.pacing import Backlogged, Pacer
-from handlers.discord.render import alert_embed, to_embed
+from handlers.discord.render import alert_embed, summary_embed, to_embed
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,13 @@ _REFUSED_CODES = frozenset({UNKNOWN_CHANNEL, MISSING_ACCESS, CANNOT_MESSAGE_USER
 _NONCE_LENGTH = 25
 
 
-def message_nonce(channel_id: int, event_id: int, part: int) -> str:
-    """Return the nonce that lets Discord drop a resent copy of one part of one alert."""
-    key = f"{channel_id}:{event_id}:{part}".encode()
-    return hashlib.sha256(key).hexdigest()[:_NONCE_LENGTH]
+def message_nonce(channel_id: int, key: str, part: int) -> str:
+    """Return the nonce that lets Discord drop a resent copy of one part of one alert.
+
+    `key` is the alert's (or held summary's) idempotency key, the same on every retry.
+    """
+    text = f"{channel_id}:{key}:{part}".encode()
+    return hashlib.sha256(text).hexdigest()[:_NONCE_LENGTH]
 
 
 def _describe(exc: discord.HTTPException) -> str:
@@ -55,8 +59,19 @@ class DiscordNotifier:
         """Post through `client` from now on (the front-end builds a fresh one at each start)."""
         self._client = client
 
-    async def send(self, destination: Destination, message: AlertMessage) -> None:
+    async def send(
+        self, destination: Destination, message: AlertMessage, zone: tzinfo = UTC
+    ) -> None:
         """Post `message` to the destination's channel or raise a `DeliveryError`."""
+        await self._send(destination, alert_embed(message, zone), message.idempotency_key)
+
+    async def send_summary(
+        self, destination: Destination, summary: HeldSummary, zone: tzinfo = UTC
+    ) -> None:
+        """Post held alerts as one embed or raise a `DeliveryError`."""
+        await self._send(destination, summary_embed(summary, zone), summary.idempotency_key)
+
+    async def _send(self, destination: Destination, embed: EmbedSpec, key: str) -> None:
         if destination.scheme != "discord" or not destination.target.isdigit():
             raise PermanentDeliveryError(f"{destination} is not a Discord channel")
         client = self._client
@@ -64,14 +79,14 @@ class DiscordNotifier:
             raise TransientDeliveryError("the Discord client is not logged in yet")
         channel_id = int(destination.target)
         channel = client.get_partial_messageable(channel_id)
-        for part, outgoing in enumerate(pack(Reply(embeds=(alert_embed(message),)))):
+        for part, outgoing in enumerate(pack(Reply(embeds=(embed,)))):
             try:
                 await self._pacer.acquire(channel_id)
             except Backlogged as exc:
                 raise TransientDeliveryError(
                     f"channel {channel_id} is paced: {exc}", exc.wait
                 ) from None
-            await self._post(channel, outgoing, message_nonce(channel_id, message.event_id, part))
+            await self._post(channel, outgoing, message_nonce(channel_id, key, part))
 
     async def _post(
         self, channel: discord.PartialMessageable, outgoing: Outgoing, nonce: str

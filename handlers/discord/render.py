@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 import discord
 
@@ -11,14 +11,24 @@ from bot.commands import (
     EventInfo,
     MetricStatus,
     MuteInfo,
+    QuietInfo,
     RegimeStatus,
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    TimeZoneInfo,
     UniverseCoin,
     UniverseStatus,
+    UnmuteInfo,
 )
-from bot.model.alerts import TONE_MARKS, AlertMessage, FeedNotice, lean_tone
+from bot.model.alerts import (
+    TONE_MARKS,
+    AlertMessage,
+    FeedNotice,
+    Handling,
+    HeldSummary,
+    lean_tone,
+)
 from bot.model.formatting import (
     alert_headline,
     format_age,
@@ -26,14 +36,18 @@ from bot.model.formatting import (
     format_change,
     format_condition,
     format_fraction,
+    format_held_headline,
+    format_released,
     format_time,
     join_capped,
 )
 from bot.model.metrics import metric_info
+from bot.model.quiet import zone_name
 from bot.model.regime import VERDICT_MARKS, Reading
-from handlers.discord.layout import FIELD_VALUE_LIMIT, EmbedSpec, Field, truncate
+from handlers.discord.layout import DESCRIPTION_LIMIT, FIELD_VALUE_LIMIT, EmbedSpec, Field, truncate
 
 STATUS_COLOUR = 0x5865F2
+HELD_COLOUR = 0x95A5A6
 STALE_MARK = "⚠️"
 
 
@@ -49,10 +63,10 @@ def _condition(message: AlertMessage) -> str | None:
     return None
 
 
-def alert_embed(message: AlertMessage) -> EmbedSpec:
+def alert_embed(message: AlertMessage, zone: tzinfo = UTC) -> EmbedSpec:
     """Render an alert: the value once with its condition, change, provider, time; colour by tone."""
     if message.notice is not None:
-        return _notice_embed(message, message.notice)
+        return _notice_embed(message, message.notice, zone)
     info = metric_info(message.metric)
     fields = [Field("Value", f"**{info.format(message.value)}** `{message.metric}`", True)]
     condition = _condition(message)
@@ -72,13 +86,13 @@ def alert_embed(message: AlertMessage) -> EmbedSpec:
     )
 
 
-def _notice_embed(message: AlertMessage, notice: FeedNotice) -> EmbedSpec:
+def _notice_embed(message: AlertMessage, notice: FeedNotice, zone: tzinfo) -> EmbedSpec:
     down = message.state == "firing"
     fields = []
     if notice.since is not None:
         age = format_age(message.at - notice.since)
         fields.append(
-            Field("Failing since" if down else "Down since", format_time(notice.since), True)
+            Field("Failing since" if down else "Down since", format_time(notice.since, zone), True)
         )
         fields.append(Field("For", age, True))
     return EmbedSpec(
@@ -224,9 +238,53 @@ def discord_time(at: datetime) -> str:
     return discord.utils.format_dt(at if at.tzinfo is not None else at.replace(tzinfo=UTC), "f")
 
 
+def when(at: datetime, zone: tzinfo = UTC) -> str:
+    """Return a time in the channel's `/timezone`, labelled; without one, Discord's own markup.
+
+    A channel that set no zone sees Discord's timestamp, which every reader's app shows in
+    that reader's own zone: better than UTC when nobody chose.
+    """
+    return discord_time(at) if zone is UTC else format_time(at, zone)
+
+
 def mute_text(mute: MuteInfo) -> str:
     """Render how long alerts here stay muted."""
-    return f"🔕 Alerts here are muted until {discord_time(mute.until)}. `/unmute` ends it early."
+    return (
+        f"🔕 Alerts here are muted until {when(mute.until, mute.zone)}. Alerts that fire "
+        "meanwhile are held and sent in one summary when it ends; `/unmute` ends it now."
+    )
+
+
+def unmute_text(info: UnmuteInfo) -> str:
+    """Render an unmute and what it let go."""
+    text = "🔔 Alerts here are back on."
+    if info.released:
+        text += " " + format_released(info.released, "meanwhile")
+    if info.quiet is not None:
+        text += f" Quiet hours ({info.quiet.span} {info.quiet.zone}) hold alerts until they end."
+    return text
+
+
+def quiet_text(info: QuietInfo) -> str:
+    """Render a channel's quiet hours and what switching them let go."""
+    if info.quiet is None:
+        text = "Quiet hours are off here."
+    else:
+        text = (
+            f"🌙 Quiet hours here: {info.quiet.span} {info.quiet.zone}, every day. Alerts that "
+            "fire then are held and sent in one summary when they end."
+        )
+    if info.released:
+        text += " " + format_released(info.released, "so far")
+    return text
+
+
+def time_zone_text(info: TimeZoneInfo) -> str:
+    """Render the zone a channel's times are shown in."""
+    return (
+        f"Times here are shown in {zone_name(info.zone)}: "
+        f"it is {format_time(info.now, info.zone)} now."
+    )
 
 
 def _summary(alert: AlertMessage) -> str:
@@ -243,16 +301,42 @@ def _summary(alert: AlertMessage) -> str:
     return ("resolved · " if alert.state == "resolved" else "") + text
 
 
-def history_text(events: Sequence[EventInfo]) -> str:
+_HANDLING: dict[Handling, str] = {"sent": "", "summary": " *(in a summary)*", "held": " *(held)*"}
+
+
+def _history_line(alert: AlertMessage, zone: tzinfo) -> str:
+    summary = _summary(alert).replace("\n", " ")
+    return f"{alert.mark} {when(alert.at, zone)} `{alert.rule_id}` {summary}"
+
+
+def history_text(events: Sequence[EventInfo], zone: tzinfo = UTC) -> str:
     """Render past alerts, newest first."""
     if not events:
         return "No alert has been sent here yet."
     lines = ["**Recent alerts**"]
-    for event in events:
-        alert = event.alert
-        summary = _summary(alert).replace("\n", " ")
-        lines.append(f"{alert.mark} {discord_time(alert.at)} `{alert.rule_id}` {summary}")
+    lines += [_history_line(e.alert, zone) + _HANDLING[e.handling] for e in events]
     return "\n".join(lines)
+
+
+# A summary is one embed: its description stops short of the limit, with room for the last line.
+_SUMMARY_ROOM = DESCRIPTION_LIMIT - 80
+
+
+def summary_embed(summary: HeldSummary, zone: tzinfo = UTC) -> EmbedSpec:
+    """Render held alerts as one embed: why and how many, then each alert in a line."""
+    lines: list[str] = []
+    for shown, alert in enumerate(summary.alerts):
+        line = f"• {_history_line(alert, zone)}"
+        if sum(len(x) + 1 for x in lines) + len(line) > _SUMMARY_ROOM:
+            lines.append(f"… and {len(summary.alerts) - shown} more: see `/history`")
+            break
+        lines.append(line)
+    return EmbedSpec(
+        title=f"🔕 {format_held_headline(summary.reasons, len(summary.alerts))}",
+        description="\n".join(lines),
+        colour=HELD_COLOUR,
+        footer=f"held alerts #{summary.key}",
+    )
 
 
 def to_embed(spec: EmbedSpec) -> discord.Embed:

@@ -45,11 +45,13 @@ from handlers.telegram.render import (
     render_help,
     render_history,
     render_mute,
+    render_quiet,
     render_rules,
     render_start,
     render_status,
     render_subscribe_menu,
     render_subscription,
+    render_time_zone,
     render_unmute,
     split_html,
 )
@@ -98,6 +100,8 @@ class ChatCommands:
             "mute": self._mute,
             "unmute": self._unmute,
             "history": self._history,
+            "quiet": self._quiet,
+            "timezone": self._timezone,
         }
         missing = {c.name for c in COMMANDS} ^ set(self._answers)
         if missing:
@@ -230,7 +234,8 @@ class ChatCommands:
     async def _status(self, origin: Origin, args: list[str]) -> Reply:
         metric = args[0] if args else None
         report = await self._service.status(metric)
-        return Reply(render_status(report, metric))
+        zone = await self._service.time_zone(await self._caller(origin, manage=False))
+        return Reply(render_status(report, metric, zone))
 
     async def _rules(self, origin: Origin, args: list[str]) -> Reply:
         caller = await self._caller(origin, manage=False)
@@ -274,13 +279,26 @@ class ChatCommands:
         return Reply(render_mute(await self._service.mute(caller, " ".join(args))))
 
     async def _unmute(self, origin: Origin, args: list[str]) -> Reply:
-        await self._service.unmute(await self._caller(origin, manage=True))
-        return Reply(render_unmute())
+        return Reply(
+            render_unmute(await self._service.unmute(await self._caller(origin, manage=True)))
+        )
 
     async def _history(self, origin: Origin, args: list[str]) -> Reply:
         caller = await self._caller(origin, manage=False)
         events = await self._service.history(caller, args[0] if args else None)
-        return Reply(render_history(events))
+        return Reply(render_history(events, await self._service.time_zone(caller)))
+
+    async def _quiet(self, origin: Origin, args: list[str]) -> Reply:
+        # Only a change asks Telegram who the admins are; showing the hours is for anyone.
+        caller = await self._caller(origin, manage=bool(args))
+        return Reply(render_quiet(await self._service.quiet(caller, args)))
+
+    async def _timezone(self, origin: Origin, args: list[str]) -> Reply:
+        if not args:
+            caller = await self._caller(origin, manage=False)
+            return Reply(render_time_zone(await self._service.show_time_zone(caller)))
+        caller = await self._caller(origin, manage=True)
+        return Reply(render_time_zone(await self._service.set_time_zone(caller, " ".join(args))))
 
     # sending
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, tzinfo
+
 from telegram import LinkPreviewOptions
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -14,11 +16,11 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from bot.model.alerts import AlertMessage
+from bot.model.alerts import AlertMessage, HeldSummary
 from bot.model.delivery import DestinationMoved, PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination, Scheme
 from handlers.telegram.pacing import retry_after_seconds
-from handlers.telegram.render import render_alert
+from handlers.telegram.render import render_alert, render_summary
 
 # BadRequest descriptions that mean the chat or topic is gone for good, not a fault of the message.
 _GONE = (
@@ -51,14 +53,25 @@ class TelegramNotifier:
         """Accept sends once the bot is connected, refuse them (as transient) after it stops."""
         self._online = online
 
-    async def send(self, destination: Destination, message: AlertMessage) -> None:
-        """Deliver `message` to `destination` or raise a `DeliveryError`."""
+    async def send(
+        self, destination: Destination, message: AlertMessage, zone: tzinfo = UTC
+    ) -> None:
+        """Deliver `message` to `destination`, its times in `zone`, or raise a `DeliveryError`."""
+        self._check(destination)
+        await self._deliver(destination, render_alert(message, zone))
+
+    async def send_summary(
+        self, destination: Destination, summary: HeldSummary, zone: tzinfo = UTC
+    ) -> None:
+        """Deliver held alerts as one message, or raise a `DeliveryError`."""
+        self._check(destination)
+        await self._deliver(destination, render_summary(summary, zone))
+
+    def _check(self, destination: Destination) -> None:
         if destination.scheme != "telegram":
             raise PermanentDeliveryError(f"{destination} is not a Telegram chat")
         if not self._online:
             raise TransientDeliveryError("the Telegram front-end is not connected")
-        text = render_alert(message)
-        await self._deliver(destination, text)
 
     async def _deliver(self, destination: Destination, text: str) -> None:
         chat_id = int(destination.target)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
+from datetime import UTC, tzinfo
 
 from bot.commands import (
     BOT_NAME,
@@ -13,14 +14,17 @@ from bot.commands import (
     EventInfo,
     MetricStatus,
     MuteInfo,
+    QuietInfo,
     RegimeStatus,
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    TimeZoneInfo,
     UniverseCoin,
     UniverseStatus,
+    UnmuteInfo,
 )
-from bot.model.alerts import TONE_MARKS, AlertMessage, FeedNotice, lean_tone
+from bot.model.alerts import TONE_MARKS, AlertMessage, FeedNotice, Handling, HeldSummary, lean_tone
 from bot.model.formatting import (
     alert_headline,
     format_age,
@@ -28,10 +32,13 @@ from bot.model.formatting import (
     format_change,
     format_condition,
     format_fraction,
+    format_held_headline,
+    format_released,
     format_time,
     join_capped,
 )
 from bot.model.metrics import metric_info
+from bot.model.quiet import zone_name
 from bot.model.regime import VERDICT_MARKS, Reading
 
 MAX_MESSAGE = 4096
@@ -71,13 +78,13 @@ def render_start() -> str:
     return f"<b>{escape(BOT_NAME)}</b> {escape(GREETING)}\n\n{render_help()}"
 
 
-def render_status(report: StatusReport, metric: str | None = None) -> str:
-    """Return `/status`: a table of every metric, or the detail of one."""
+def render_status(report: StatusReport, metric: str | None = None, zone: tzinfo = UTC) -> str:
+    """Return `/status`: a table of every metric, or the detail of one; times in `zone`."""
     if metric is not None:
-        body = "\n\n".join(_metric_detail(m) for m in report.metrics)
+        body = "\n\n".join(_metric_detail(m, zone) for m in report.metrics)
     else:
         body = _metric_table(report.metrics)
-    parts = [f"<b>Status</b> · {escape(format_time(report.generated_at))}", body]
+    parts = [f"<b>Status</b> · {escape(format_time(report.generated_at, zone))}", body]
     if report.universe is not None:
         parts.append(_universe(report.universe))
     if report.regime is not None:
@@ -175,12 +182,12 @@ def _metric_table(metrics: Sequence[MetricStatus]) -> str:
     return table
 
 
-def _metric_detail(m: MetricStatus) -> str:
+def _metric_detail(m: MetricStatus, zone: tzinfo) -> str:
     lines = [f"<b>{escape(m.label)}</b> (<code>{escape(m.metric)}</code>)"]
     lines.append(f"Value: <b>{escape(m.formatted)}</b>" if m.value is not None else "Value: none")
     if m.at is not None:
         age = f" ({escape(format_ago(m.age))})" if m.age is not None else ""
-        lines.append(f"As of: {escape(format_time(m.at))}{age}")
+        lines.append(f"As of: {escape(format_time(m.at, zone))}{age}")
     lines.append(f"Source: {escape(m.source or '-')}")
     if m.stale:
         lines.append(f"⚠ Stale: {escape(m.stale_reason or 'no recent value')}")
@@ -276,26 +283,82 @@ def render_alerts(rules: Sequence[RuleInfo]) -> str:
 
 def render_mute(info: MuteInfo) -> str:
     """Return the confirmation of a mute."""
-    return f"Alerts here are muted until {escape(format_time(info.until))}. /unmute resumes them."
+    return (
+        f"Alerts here are muted until {escape(format_time(info.until, info.zone))}. "
+        "Alerts that fire meanwhile are held and sent in one summary when it ends; "
+        "/unmute ends it now."
+    )
 
 
-def render_unmute() -> str:
-    """Return the confirmation of an unmute."""
-    return "Alerts here are back on."
+def render_unmute(info: UnmuteInfo) -> str:
+    """Return the confirmation of an unmute, and what it let go."""
+    text = "Alerts here are back on."
+    if info.released:
+        text += " " + format_released(info.released, "meanwhile")
+    if info.quiet is not None:
+        text += (
+            f" Quiet hours ({escape(info.quiet.span)} {escape(info.quiet.zone)}) hold alerts "
+            "until they end."
+        )
+    return text
 
 
-def render_history(events: Sequence[EventInfo]) -> str:
+def render_quiet(info: QuietInfo) -> str:
+    """Return a chat's quiet hours, and what switching them let go."""
+    if info.quiet is None:
+        text = "Quiet hours are off here."
+    else:
+        text = (
+            f"Quiet hours here: {escape(info.quiet.span)} {escape(info.quiet.zone)}, every day. "
+            "Alerts that fire then are held and sent in one summary when they end."
+        )
+    if info.released:
+        text += " " + format_released(info.released, "so far")
+    return text
+
+
+def render_time_zone(info: TimeZoneInfo) -> str:
+    """Return the zone a chat's times are shown in."""
+    now = escape(format_time(info.now, info.zone))
+    return f"Times here are shown in {escape(zone_name(info.zone))}: it is {now} now."
+
+
+_HANDLING: dict[Handling, str] = {
+    "sent": "",
+    "summary": " · <i>in a summary</i>",
+    "held": " · <i>held</i>",
+}
+# Room a summary keeps for its last line, which says how many alerts did not fit.
+_SUMMARY_TAIL = 80
+
+
+def _history_line(alert: AlertMessage, zone: tzinfo) -> str:
+    return (
+        f"{escape(format_time(alert.at, zone))} · {alert.mark} <code>{escape(alert.rule_id)}</code>"
+        f" · {_summary(alert)}"
+    )
+
+
+def render_history(events: Sequence[EventInfo], zone: tzinfo = UTC) -> str:
     """Return `/history`: the latest alerts, newest first as the service orders them."""
     if not events:
         return "No alerts have been sent here yet."
     lines = ["<b>Recent alerts</b>"]
-    for e in events:
-        alert = e.alert
-        lines.append(
-            f"{escape(format_time(alert.at))} · {alert.mark} <code>{escape(alert.rule_id)}</code>"
-            f" · {_summary(alert)}"
-        )
+    lines += [_history_line(e.alert, zone) + _HANDLING[e.handling] for e in events]
     return "\n".join(lines)
+
+
+def render_summary(summary: HeldSummary, zone: tzinfo = UTC) -> str:
+    """Return held alerts as one message: why and how many, then each alert in a line."""
+    headline = format_held_headline(summary.reasons, len(summary.alerts))
+    text = f"🔕 <b>{escape(headline)}</b>"
+    for shown, alert in enumerate(summary.alerts):
+        line = f"\n• {_history_line(alert, zone)}"
+        if utf16_len(text + line) > MAX_MESSAGE - _SUMMARY_TAIL:
+            # Always one message: a retried summary must not repeat parts already sent.
+            return text + f"\n… and {len(summary.alerts) - shown} more: see /history"
+        text += line
+    return text
 
 
 def _clip(text: str, limit: int) -> str:
@@ -329,13 +392,13 @@ def _summary(alert: AlertMessage) -> str:
     return resolved + _value_line(alert, bold=False)
 
 
-def render_alert(message: AlertMessage) -> str:
+def render_alert(message: AlertMessage, zone: tzinfo = UTC) -> str:
     """Return an alert: what happened, the value once with its condition, change, source, time.
 
     Always one message, whatever the lengths of its free text.
     """
     if message.notice is not None:
-        return _render_notice(message, message.notice)
+        return _render_notice(message, message.notice, zone)
     description = _clip(message.rule_description, MAX_DESCRIPTION)
     lines = [f"<b>{escape(alert_headline(message, description))}</b>"]
     lines.append(_value_line(message, bold=True))
@@ -346,7 +409,7 @@ def render_alert(message: AlertMessage) -> str:
         lines.append(escape(_clip(_readings(message.components), MAX_ALERT_TEXT)))
     lines.append(
         f"<code>{escape(message.rule_id)}</code> · via {escape(message.source)} · "
-        f"{escape(format_time(message.at))}"
+        f"{escape(format_time(message.at, zone))}"
     )
     return "\n".join(lines)
 
@@ -355,22 +418,24 @@ def _readings(readings: Sequence[Reading]) -> str:
     return "\n".join(f"{VERDICT_MARKS[r.verdict]} {r.label} — {r.note}" for r in readings)
 
 
-def _render_notice(message: AlertMessage, notice: FeedNotice) -> str:
+def _render_notice(message: AlertMessage, notice: FeedNotice, zone: tzinfo) -> str:
     lines = [f"<b>{escape(alert_headline(message))}</b>"]
     if message.state == "firing":
         if notice.since is not None:
             lines.append(
                 f"Failing for {escape(format_age(message.at - notice.since))}, since "
-                f"{escape(format_time(notice.since))}"
+                f"{escape(format_time(notice.since, zone))}"
             )
         if notice.error:
             lines.append(f"Error: {escape(_clip(notice.error, MAX_ALERT_TEXT))}")
     elif notice.since is not None:
         lines.append(
             f"Down for {escape(format_age(message.at - notice.since))}, since "
-            f"{escape(format_time(notice.since))}"
+            f"{escape(format_time(notice.since, zone))}"
         )
-    lines.append(f"<code>{escape(message.rule_id)}</code> · {escape(format_time(message.at))}")
+    lines.append(
+        f"<code>{escape(message.rule_id)}</code> · {escape(format_time(message.at, zone))}"
+    )
     return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ import pytest
 from bot.app import run
 from bot.settings import Settings
 from signals.types import FetchResult, Sample, Source
-from timing import utcnow
+from timing import WallClock, utcnow
 
 METRIC = "btc_dominance"
 
@@ -64,7 +64,11 @@ class ScriptedDominance:
 
 
 async def start_service(
-    settings: Settings, feed: ScriptedDominance, ready: Coroutine[Any, Any, Any], what: str
+    settings: Settings,
+    feed: ScriptedDominance,
+    ready: Coroutine[Any, Any, Any],
+    what: str,
+    clock: WallClock = utcnow,
 ) -> tuple[asyncio.Event, asyncio.Task[None]]:
     """Run the whole service on `feed` until `ready` completes; return its stop event and task."""
     stop = asyncio.Event()
@@ -72,7 +76,7 @@ async def start_service(
     def sources(*_args: object) -> Sequence[Source]:
         return [feed]
 
-    task = asyncio.create_task(run(settings, stop=stop, clock=utcnow, sources=sources))
+    task = asyncio.create_task(run(settings, stop=stop, clock=clock, sources=sources))
     waiting = asyncio.ensure_future(ready)
     # A service that dies while starting must fail the test with its own error, not a timeout.
     done, _ = await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.commands.reports import Caller, CommandError, MuteInfo, NotAllowed
+from bot.commands.reports import (
+    Caller,
+    CommandError,
+    MuteInfo,
+    NotAllowed,
+    QuietInfo,
+    TimeZoneInfo,
+    UnmuteInfo,
+)
 from bot.commands.service import CommandService, parse_duration
 from bot.model.delivery import DeliveryOutcome, OutboxItem, Refused, Sent
 from bot.model.destinations import Destination
+from bot.model.quiet import QuietHours
 from bot.model.rules import BUILTIN_RULES, RuleDefaults
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
@@ -46,6 +56,8 @@ class Delivery:
     rule_id: str
     kind: str
     value: float
+    # Delivered inside a summary of held alerts, rather than on its own.
+    summary: bool = False
 
 
 @pytest.fixture
@@ -67,8 +79,15 @@ async def drain(
     out: list[Delivery] = []
 
     async def send(item: OutboxItem) -> DeliveryOutcome:
-        event = item.event
-        out.append(Delivery(item.destination.address, event.rule_id, event.kind, event.value))
+        address = item.destination.address
+        if item.held:
+            out.extend(
+                Delivery(address, h.event.rule_id, h.event.kind, h.event.value, summary=True)
+                for h in item.held
+            )
+        else:
+            event = item.event
+            out.append(Delivery(address, event.rule_id, event.kind, event.value))
         return Sent()
 
     await deliver_due(store, clock, send, schemes)
@@ -229,6 +248,9 @@ async def test_members_may_not_change_a_chat_and_nothing_changes(
         lambda: service.remove_alert(reader, custom.id),
         lambda: service.mute(reader, "2h"),
         lambda: service.unmute(reader),
+        lambda: service.quiet(reader, ["23:00-07:00"]),
+        lambda: service.quiet(reader, ["off"]),
+        lambda: service.set_time_zone(reader, "Europe/Berlin"),
     ]
     for attempt in attempts:
         with pytest.raises(NotAllowed, match="administrators"):
@@ -246,6 +268,8 @@ async def test_members_may_read(service: CommandService) -> None:
     assert await service.list_alerts(reader) == ()
     assert await service.history(reader) == ()
     assert all(m.value is None for m in (await service.status()).metrics)
+    assert await service.quiet(reader, []) == QuietInfo(None)
+    assert (await service.show_time_zone(reader)).zone is UTC
 
 
 async def test_an_operator_may_manage_any_chat(service: CommandService, store: Store) -> None:
@@ -717,7 +741,7 @@ async def test_a_subscribed_chat_gets_one_alert_per_crossing(
     assert (event.rule_id, event.state, event.value) == ("asi-above-50", "firing", 55)
 
 
-async def test_a_muted_chat_gets_nothing_until_the_mute_ends(
+async def test_a_muted_chat_gets_what_fired_in_a_summary_once_the_mute_ends(
     service: CommandService, store: Store, engine: AlertEngine, clock: FakeClock
 ) -> None:
     for destination in (GROUP, OTHER):
@@ -726,28 +750,45 @@ async def test_a_muted_chat_gets_nothing_until_the_mute_ends(
 
     await feed(engine, clock, "asi", [40, 55])
     assert [d.address for d in await drain(store, clock)] == [GROUP.address]
-    assert await service.history(admin(OTHER)) == ()
+    [held] = await service.history(admin(OTHER))
+    assert (held.rule_id, held.state, held.handling) == ("asi-above-50", "firing", "held")
 
-    # Past the mute, the resolve (below 50 minus the 4-point band) reaches both chats.
+    # Past the mute, the held firing goes out first, in a summary, then the resolve (below 50
+    # minus the 4-point band) reaches both chats on its own.
     clock.advance(hours=1)
     await feed(engine, clock, "asi", [45])
     sent = await drain(store, clock)
-    assert sorted((d.address, d.kind) for d in sent) == [
-        (GROUP.address, "resolved"),
-        (OTHER.address, "resolved"),
+    assert sorted((d.address, d.kind, d.summary) for d in sent) == [
+        (GROUP.address, "resolved", False),
+        (OTHER.address, "firing", True),
+        (OTHER.address, "resolved", False),
     ]
+    assert [d.kind for d in sent if d.address == OTHER.address] == ["firing", "resolved"]
+    history = await service.history(admin(OTHER))
+    assert [(e.state, e.handling) for e in history] == [("resolved", "sent"), ("firing", "summary")]
 
 
-async def test_an_unmuted_chat_gets_alerts_again(
+async def test_unmute_sends_what_was_held_in_one_summary_then_alerts_as_usual(
     service: CommandService, store: Store, engine: AlertEngine, clock: FakeClock
 ) -> None:
     await service.subscribe(admin(), ["asi-above-50"])
     await service.mute(admin(), "1d")
     await feed(engine, clock, "asi", [40, 55, 45])
     assert await drain(store, clock) == []
-    await service.unmute(admin())
+    assert await store.pending_count() == 0
+
+    unmuted = await service.unmute(admin())
+
+    assert unmuted == UnmuteInfo(released=2)
     await feed(engine, clock, "asi", [55])
-    assert [(d.rule_id, d.kind) for d in await drain(store, clock)] == [("asi-above-50", "firing")]
+    assert [(d.kind, d.summary) for d in await drain(store, clock)] == [
+        ("firing", True),
+        ("resolved", True),
+        ("firing", False),
+    ]
+    # Delivered once: nothing is left to send, and unmuting again lets nothing go.
+    assert await drain(store, clock) == []
+    assert await service.unmute(admin()) == UnmuteInfo(released=0)
 
 
 async def test_a_custom_rule_goes_only_to_its_owner(
@@ -894,3 +935,101 @@ async def test_status_asi_before_the_first_computation_says_so_and_keeps_the_det
         assert not report.universe.computed
         (row,) = report.metrics
         assert row.detail == detail
+
+
+# --- quiet hours and time zones ----------------------------------------------------------------
+
+QUIET_USAGE = "Usage: /quiet <HH:MM-HH:MM> [zone] | off, e.g. /quiet 23:00-07:00 Europe/Berlin"
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+async def test_quiet_hours_are_set_shown_and_switched_off(service: CommandService) -> None:
+    night = QuietHours(23 * 60, 7 * 60, "Europe/Berlin")
+    assert await service.quiet(admin(), ["23:00-07:00", "europe/berlin"]) == QuietInfo(night)
+    assert await service.quiet(member(), []) == QuietInfo(night)
+    assert await service.quiet(admin(), ["OFF"]) == QuietInfo(None)
+    assert await service.quiet(member(), ["  "]) == QuietInfo(None)
+
+
+async def test_quiet_hours_default_to_the_chat_zone_else_utc(service: CommandService) -> None:
+    assert (await service.quiet(admin(), ["22:00", "-", "06:00"])).quiet == QuietHours(
+        22 * 60, 6 * 60, "UTC"
+    )
+    await service.set_time_zone(admin(), "Asia/Tokyo")
+    assert (await service.quiet(admin(), ["22:00-06:00"])).quiet == QuietHours(
+        22 * 60, 6 * 60, "Asia/Tokyo"
+    )
+
+
+@pytest.mark.parametrize(
+    ("words", "problem"),
+    [
+        (["25:00-07:00"], "'25:00' is not a time of day: use 00:00 to 23:59"),
+        (
+            ["23:00-07:00", "Mars/Base"],
+            "unknown time zone 'Mars/Base': use an IANA name such as Europe/Berlin",
+        ),
+        (["23:00", "07:00"], "'23:00 07:00' has no dash between start and end"),
+        (["soon"], "'soon' has no dash between start and end"),
+        (["07:00-07:00"], "quiet hours must start and end at different times"),
+    ],
+)
+async def test_bad_quiet_hours_get_one_usage_line_and_change_nothing(
+    service: CommandService, store: Store, words: list[str], problem: str
+) -> None:
+    await service.quiet(admin(), ["23:00-07:00", "Europe/Berlin"])
+    before = await store.destination(GROUP.address)
+    with pytest.raises(CommandError) as caught:
+        await service.quiet(admin(), words)
+    assert caught.value.message == f"{problem}. {QUIET_USAGE}"
+    assert "\n" not in caught.value.message
+    assert await store.destination(GROUP.address) == before
+
+
+async def test_quiet_hours_hold_alerts_and_switching_them_off_sends_a_summary(
+    service: CommandService, store: Store, engine: AlertEngine, clock: FakeClock
+) -> None:
+    await service.subscribe(admin(), ["asi-above-50"])
+    assert clock().hour == 12
+    await service.quiet(admin(), ["11:30-12:30"])
+    await feed(engine, clock, "asi", [40, 55])
+    assert await drain(store, clock) == []
+    [held] = await service.history(admin())
+    assert held.handling == "held"
+
+    assert await service.quiet(admin(), ["off"]) == QuietInfo(None, released=1)
+
+    assert [(d.kind, d.summary) for d in await drain(store, clock)] == [("firing", True)]
+
+
+async def test_unmute_inside_quiet_hours_says_they_still_hold(
+    service: CommandService, store: Store, engine: AlertEngine, clock: FakeClock
+) -> None:
+    await service.subscribe(admin(), ["asi-above-50"])
+    await service.quiet(admin(), ["11:00-13:00"])
+    await service.mute(admin(), "1h")
+    await feed(engine, clock, "asi", [40, 55])
+    unmuted = await service.unmute(admin())
+    assert unmuted == UnmuteInfo(0, QuietHours(11 * 60, 13 * 60, "UTC"))
+    assert await drain(store, clock) == []
+
+
+async def test_the_time_zone_is_set_shown_and_used_for_a_mute(
+    service: CommandService, clock: FakeClock
+) -> None:
+    assert await service.show_time_zone(admin()) == TimeZoneInfo(UTC, clock())
+    assert await service.set_time_zone(admin(), " europe/BERLIN ") == TimeZoneInfo(BERLIN, clock())
+    assert await service.time_zone(member()) == BERLIN
+    assert (await service.mute(admin(), "1h")).zone == BERLIN
+
+
+@pytest.mark.parametrize("name", ["Mars/Base", "", "Europe/Berlin extra", "../../etc/passwd"])
+async def test_a_bad_time_zone_gets_one_usage_line_and_changes_nothing(
+    service: CommandService, name: str
+) -> None:
+    await service.set_time_zone(admin(), "Asia/Tokyo")
+    with pytest.raises(
+        CommandError, match=r"Usage: /timezone <IANA zone>, e\.g\. /timezone Europe/Berlin$"
+    ):
+        await service.set_time_zone(admin(), name)
+    assert await service.time_zone(admin()) == ZoneInfo("Asia/Tokyo")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot.delivery.dispatcher import RETRY_BACKOFF, Dispatcher
-from bot.model.alerts import AlertMessage
+from bot.model.alerts import AlertMessage, HeldSummary
 from bot.model.delivery import (
     DeliveryError,
     DestinationMoved,
@@ -34,8 +35,11 @@ class RecordingNotifier:
     failures: dict[str, list[DeliveryError | Exception]] = field(default_factory=dict)
     delay: float = 0.0
     started: int = 0
+    summaries: list[tuple[str, tuple[int, ...], tzinfo]] = field(default_factory=list)
 
-    async def send(self, destination: Destination, message: AlertMessage) -> None:
+    async def send(
+        self, destination: Destination, message: AlertMessage, zone: tzinfo = UTC
+    ) -> None:
         self.started += 1
         script = self.failures.get(destination.address)
         if script:
@@ -43,6 +47,16 @@ class RecordingNotifier:
         if self.delay:
             await asyncio.sleep(self.delay)
         self.delivered.append((destination.address, message.event_id))
+
+    async def send_summary(
+        self, destination: Destination, summary: HeldSummary, zone: tzinfo = UTC
+    ) -> None:
+        self.started += 1
+        script = self.failures.get(destination.address)
+        if script:
+            raise script.pop(0)
+        ids = tuple(a.event_id for a in summary.alerts)
+        self.summaries.append((destination.address, ids, zone))
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -268,7 +282,9 @@ async def test_a_stalled_platform_never_holds_up_another(store: Store, clock: Fa
 
     @dataclass
     class Flooded(RecordingNotifier):
-        async def send(self, destination: Destination, message: AlertMessage) -> None:
+        async def send(
+            self, destination: Destination, message: AlertMessage, zone: tzinfo = UTC
+        ) -> None:
             self.started += 1
             await release.wait()
             self.delivered.append((destination.address, message.event_id))
@@ -286,3 +302,27 @@ async def test_a_stalled_platform_never_holds_up_another(store: Store, clock: Fa
         release.set()
         await until(lambda: len(telegram.delivered) == 40)
     assert await store.pending_count() == 0
+
+
+async def test_a_muted_chat_gets_one_summary_in_its_zone_once_the_mute_runs_out(
+    store: Store, clock: FakeClock
+) -> None:
+    engine = await setup(store, clock, ["telegram:1", "telegram:2"])
+    await store.set_mute("telegram:1", clock() + timedelta(hours=1), clock())
+    await store.set_time_zone("telegram:1", "Europe/Berlin", clock())
+    await fire(engine, clock, [40, 55, 40])
+    notifier = RecordingNotifier()
+    async with Running(make(store, clock, notifier)):
+        await until(lambda: len(notifier.delivered) == 2)
+        # The muted chat's alerts wait held: nothing due, nothing sent, both in its history.
+        assert notifier.delivered == [("telegram:2", 1), ("telegram:2", 2)]
+        assert await store.due_destinations(clock(), 10, ["telegram"]) == []
+        assert [e.handling for e in await store.history("telegram:1", 10)] == ["held", "held"]
+
+        clock.advance(hours=1)
+        await until(lambda: len(notifier.summaries) == 1)
+
+    assert notifier.summaries == [("telegram:1", (1, 2), ZoneInfo("Europe/Berlin"))]
+    assert notifier.delivered == [("telegram:2", 1), ("telegram:2", 2)]
+    assert await store.pending_count() == 0
+    assert [e.handling for e in await store.history("telegram:1", 10)] == ["summary", "summary"]

@@ -24,7 +24,7 @@ from tests.handlers.discord.conftest import (
 )
 
 EXPECTED = {"status", "rules", "subscribe", "unsubscribe", "alert", "alerts", "mute", "unmute"}
-EXPECTED |= {"history", "help", "start"}
+EXPECTED |= {"history", "help", "start", "quiet", "timezone"}
 
 
 def caller_in(channel_id: int, user: int) -> Caller:
@@ -433,3 +433,37 @@ async def test_random_option_values_never_go_unanswered(
     assert "/status" in reply.content
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert failures == []
+
+
+async def test_quiet_hours_and_time_zone(frontend: DiscordFrontEnd, world: World) -> None:
+    zone = await world.as_moderator("timezone", option("zone", "Europe/Berlin"))
+    [reply] = await zone.wait_replies()
+    assert reply.content.startswith("Times here are shown in Europe/Berlin: it is ")
+    assert reply.content.endswith(("CET now.", "CEST now."))
+
+    quiet = await world.as_moderator("quiet", option("hours", "23:00-07:00"))
+    [reply] = await quiet.wait_replies()
+    assert reply.content.startswith("🌙 Quiet hours here: 23:00-07:00 Europe/Berlin, every day.")
+
+    bad = await world.as_moderator("quiet", option("hours", "23:00-7"))
+    [reply] = await bad.wait_replies()
+    assert reply.ephemeral
+    assert reply.content == (
+        "'7' is not a time of day HH:MM. Usage: /quiet <HH:MM-HH:MM> [zone] | off, "
+        "e.g. /quiet 23:00-07:00 Europe/Berlin"
+    )
+
+    # Anyone may look; only a moderator may change.
+    shown = await world.fake.slash_command("quiet", channel=world.alerts, user_id=world.member)
+    [reply] = await shown.wait_replies()
+    assert "23:00-07:00 Europe/Berlin" in reply.content
+    refused = await world.fake.slash_command(
+        "quiet", [option("hours", "off")], channel=world.alerts, user_id=world.member
+    )
+    [reply] = await refused.wait_replies()
+    assert reply.ephemeral
+    assert "Manage Channels" in reply.content
+
+    off = await world.as_moderator("quiet", option("hours", "off"))
+    [reply] = await off.wait_replies()
+    assert reply.content == "Quiet hours are off here."

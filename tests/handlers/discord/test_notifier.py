@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from bot.model.alerts import HeldSummary
 from bot.model.delivery import PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination
 from handlers.discord.frontend import DiscordFrontEnd
@@ -126,3 +129,21 @@ async def test_a_cloudflare_block_is_transient_with_its_wait(
     with pytest.raises(TransientDeliveryError, match="blocks") as caught:
         await frontend.notifier.send(channel(world), alert_message())
     assert caught.value.retry_after == 90.0
+
+
+async def test_held_alerts_go_out_as_one_embed_in_the_channel_zone(
+    frontend: DiscordFrontEnd, world: World
+) -> None:
+    alerts = (alert_message(), alert_message(event_id=42, value=99_500.0))
+    summary = HeldSummary(7, alerts, frozenset({"quiet"}))
+    await frontend.notifier.send_summary(channel(world), summary, ZoneInfo("Europe/Berlin"))
+    await frontend.notifier.send_summary(channel(world), summary, ZoneInfo("Europe/Berlin"))
+    # A resent summary carries the same nonce, so Discord keeps one.
+    [posted] = world.fake.messages_in(world.alerts.id)
+    [embed] = posted.embeds
+    assert embed["title"] == "🔕 During quiet hours: 2 alerts"
+    lines = embed["description"].splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith("• 🟢 2026-03-02 15:25 CET `c1` ") for line in lines)
+    assert "**$99,500**" in lines[1]
+    assert embed["footer"]["text"] == "held alerts #7"

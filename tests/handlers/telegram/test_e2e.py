@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
@@ -21,6 +22,7 @@ from handlers.telegram import FloodLimits
 from signals.metrics import metric_info
 from signals.sources.coingecko import CoinGeckoClient, CoinGeckoMarkets
 from signals.types import Source
+from tests.fakes.clock import JumpingClock
 from tests.fakes.feeds import FeedServer
 from tests.fakes.scripted import ScriptedDominance, start_service
 from tests.fakes.telegram_api import (
@@ -325,3 +327,129 @@ async def test_status_asi_shows_the_universe_the_live_coingecko_source_computed(
     )
     # The stored list of winners is not repeated above the universe.
     assert "ALT20: +70.00%" not in reply.plain
+
+
+# A winter evening in Berlin (CET, UTC+1), half an hour into the quiet hours the tests set.
+BERLIN = ZoneInfo("Europe/Berlin")
+EVENING = datetime(2026, 1, 5, 23, 30, tzinfo=BERLIN)
+
+
+@pytest.fixture
+async def at_night(
+    tmp_path: Path, fake: TelegramApiFake
+) -> AsyncIterator[tuple[Running, JumpingClock]]:
+    """The service on a wall clock that starts at `EVENING` and that the test can move ahead."""
+    feed = ScriptedDominance()
+    settings = settings_for(tmp_path, fake)
+    clock = JumpingClock(EVENING.astimezone(UTC))
+    polled = fake.wait_until(lambda: fake.calls["getUpdates"] > 0)
+    stop, task = await start_service(settings, feed, polled, "its Telegram front-end polled", clock)
+    running = Running(settings, fake, feed, stop, task)
+    yield running, clock
+    await running.shutdown()
+
+
+async def held_until_history_says_so(live: Running, chat_id: int) -> SentMessage:
+    """Cross the threshold, let the dispatcher run a while, and return `/history` (it is held)."""
+    before = len(live.fake.messages(chat_id))
+    await live.cross_threshold()
+    # Polls, not a timer: were the alert sent, it would have arrived by now (see SETTLE_POLLS).
+    await live.feed.wait_polls(SETTLE_POLLS)
+    assert len(live.fake.messages(chat_id)) == before
+    history = await live.dm(chat_id, "/history")
+    assert RULE in history.plain
+    assert history.plain.splitlines()[-1].endswith(" · held")
+    return history
+
+
+async def replies_and_summary(live: Running, chat_id: int, before: int) -> tuple[str, SentMessage]:
+    """Wait for a command's reply and the summary it let go (in either order); return both."""
+    messages = (await live.fake.wait_for_messages(chat_id, before + 2, DELIVERY_TIMEOUT))[before:]
+    [summary] = [m for m in messages if m.plain.startswith("🔕 ")]
+    [reply] = [m for m in messages if m is not summary]
+    await live.feed.wait_polls(SETTLE_POLLS)
+    assert len(live.fake.messages(chat_id)) == before + 2, "a summary went out twice"
+    return reply.plain, summary
+
+
+async def test_a_muted_chat_gets_nothing_then_one_summary_on_unmute(
+    at_night: tuple[Running, JumpingClock],
+) -> None:
+    live, _ = at_night
+    await live.dm(USER, f"/subscribe {RULE}")
+    muted = await live.dm(USER, "/mute 1h")
+    assert muted.plain == (
+        "Alerts here are muted until 2026-01-05 23:30 UTC. Alerts that fire meanwhile are held "
+        "and sent in one summary when it ends; /unmute ends it now."
+    )
+
+    await held_until_history_says_so(live, USER)
+
+    before = len(live.fake.messages(USER))
+    live.fake.private_message(USER, "/unmute")
+    reply, summary = await replies_and_summary(live, USER, before)
+    assert reply == "Alerts here are back on. The alert held meanwhile follows."
+    lines = summary.plain.splitlines()
+    assert lines[0] == "🔕 While muted: 1 alert"
+    assert lines[1].startswith("• 2026-01-05 22:3")
+    assert f"🟢 {RULE} · Bitcoin dominance: {metric_info(METRIC).format(58.0)}" in lines[1]
+    history = await live.dm(USER, "/history")
+    assert history.plain.splitlines()[-1].endswith(" · in a summary")
+
+
+async def test_quiet_hours_hold_an_alert_until_the_morning(
+    at_night: tuple[Running, JumpingClock],
+) -> None:
+    live, clock = at_night
+    await live.dm(USER, f"/subscribe {RULE}")
+    quiet = await live.dm(USER, "/quiet 23:00-07:00 Europe/Berlin")
+    assert quiet.plain == (
+        "Quiet hours here: 23:00-07:00 Europe/Berlin, every day. Alerts that fire then are held "
+        "and sent in one summary when they end."
+    )
+    bad = await live.dm(USER, "/quiet 25:00-07:00")
+    assert bad.plain == (
+        "'25:00' is not a time of day: use 00:00 to 23:59. Usage: /quiet <HH:MM-HH:MM> [zone] "
+        "| off, e.g. /quiet 23:00-07:00 Europe/Berlin"
+    )
+    assert (await live.dm(USER, "/quiet")).plain == quiet.plain
+
+    await held_until_history_says_so(live, USER)
+
+    before = len(live.fake.messages(USER))
+    clock.jump(hours=8)  # 07:30 in Berlin: the night is over
+    summary = await live.next_message(USER, before)
+    lines = summary.plain.splitlines()
+    assert lines[0] == "🔕 During quiet hours: 1 alert"
+    assert RULE in lines[1]
+    await live.feed.wait_polls(SETTLE_POLLS)
+    assert live.fake.messages(USER)[before:] == [summary]
+
+
+async def test_the_chat_time_zone_changes_how_times_read(
+    at_night: tuple[Running, JumpingClock],
+) -> None:
+    live, _ = at_night
+    await live.dm(USER, f"/subscribe {RULE}")
+    utc = await live.dm(USER, "/timezone")
+    assert utc.plain.startswith("Times here are shown in UTC: it is 2026-01-05 22:3")
+    berlin = await live.dm(USER, "/timezone Europe/Berlin")
+    assert berlin.plain.startswith("Times here are shown in Europe/Berlin: it is 2026-01-05 23:3")
+    assert berlin.plain.endswith(" CET now.")
+    bad = await live.dm(USER, "/timezone Mars/Base")
+    assert bad.plain == (
+        "unknown time zone 'Mars/Base': use an IANA name such as Europe/Berlin. "
+        "Usage: /timezone <IANA zone>, e.g. /timezone Europe/Berlin"
+    )
+
+    await live.cross_threshold()
+    alert = await live.only_alert(USER, 4)
+
+    assert_names_the_alert(alert)
+    assert alert.plain.splitlines()[-1].endswith(" CET")
+    assert " 2026-01-05 23:3" in alert.plain.splitlines()[-1]
+    status = await live.dm(USER, f"/status {METRIC}")
+    assert "As of: 2026-01-05 23:3" in status.plain
+    assert status.plain.splitlines()[0].endswith(" CET")
+    history = await live.dm(USER, "/history")
+    assert history.plain.splitlines()[1].startswith("2026-01-05 23:3")

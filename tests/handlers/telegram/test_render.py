@@ -5,32 +5,45 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from bot.commands import (
+    COMMANDS,
     EventInfo,
     MetricStatus,
+    MuteInfo,
+    QuietInfo,
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    TimeZoneInfo,
     UniverseCoin,
     UniverseExclusion,
     UniverseStatus,
+    UnmuteInfo,
 )
-from bot.model.alerts import TONE_COLOURS, TONE_MARKS, AlertMessage, FeedNotice
+from bot.model.alerts import TONE_COLOURS, TONE_MARKS, AlertMessage, FeedNotice, HeldSummary
+from bot.model.quiet import QuietHours
 from bot.model.regime import Reading
 from handlers.discord.render import alert_embed
 from handlers.telegram.render import (
+    MAX_MESSAGE,
     escape,
     render_alert,
     render_help,
     render_history,
+    render_mute,
+    render_quiet,
     render_rules,
     render_status,
     render_subscription,
+    render_summary,
+    render_time_zone,
+    render_unmute,
     split_html,
     utf16_len,
 )
@@ -64,7 +77,7 @@ def test_help_lists_every_command_with_escaped_usage() -> None:
     text = render_help()
 
     assert "&lt;metric&gt; &lt;op&gt; &lt;value&gt;" in text
-    assert parse_html(text).count("\n") == 11
+    assert parse_html(text).count("\n") == len(COMMANDS)
 
 
 def test_status_table_aligns_columns_and_marks_stale_values() -> None:
@@ -418,3 +431,67 @@ def test_a_universe_of_long_symbols_still_fits_one_message() -> None:
     plain = parse_html(text)
     assert "more" in plain  # cut where counted, not mid-word
     assert re.search(r"🚫 Excluded \(60\): .* … and \d+ more$", plain, re.MULTILINE)
+
+
+def test_an_alert_reads_in_the_chat_zone() -> None:
+    lines = parse_html(render_alert(alert(), ZoneInfo("Europe/Berlin"))).splitlines()
+    assert lines[-1] == "btc-dominance-below-59 · via coinpaprika · 2026-01-05 10:05 CET"
+
+
+def test_a_summary_lists_each_held_alert_with_time_and_value() -> None:
+    held = (alert(state="firing", value=58.5, event_id=1), alert(event_id=2))
+    summary = HeldSummary(7, held, frozenset({"mute"}))
+    assert parse_html(render_summary(summary, ZoneInfo("Europe/Berlin"))).splitlines() == [
+        "🔕 While muted: 2 alerts",
+        "• 2026-01-05 10:05 CET · 🟢 btc-dominance-below-59 · Bitcoin dominance: 58.50% "
+        "(rule: crosses below 59.00%)",
+        "• 2026-01-05 10:05 CET · 🔴 btc-dominance-below-59 · resolved · Bitcoin dominance: "
+        "59.50% (rule: crosses below 59.00%)",
+    ]
+
+
+def test_a_long_summary_stays_one_message_and_says_what_it_left_out() -> None:
+    long = alert(state="firing", notice=FeedNotice("yahoo", None, "e" * 190))
+    summary = HeldSummary(7, (long,) * 40, frozenset({"quiet"}))
+    text = render_summary(summary)
+    assert utf16_len(text) <= MAX_MESSAGE
+    lines = parse_html(text).splitlines()
+    assert lines[0] == "🔕 During quiet hours: 40 alerts"
+    shown = len(lines) - 2
+    assert 0 < shown < 40
+    assert lines[-1] == f"… and {40 - shown} more: see /history"
+
+
+def test_history_marks_held_alerts_and_those_sent_in_a_summary() -> None:
+    events = [
+        EventInfo(alert(event_id=3), "held"),
+        EventInfo(alert(event_id=2), "summary"),
+        EventInfo(alert(event_id=1)),
+    ]
+    lines = parse_html(render_history(events, ZoneInfo("Asia/Tokyo"))).splitlines()
+    assert [line.rsplit(" · ", 1)[-1] for line in lines[1:]] == [
+        "held",
+        "in a summary",
+        "Bitcoin dominance: 59.50% (rule: crosses below 59.00%)",
+    ]
+    assert all(line.startswith("2026-01-05 18:05 JST") for line in lines[1:])
+
+
+def test_mute_quiet_and_zone_replies() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    at = datetime(2026, 1, 5, 13, 0, tzinfo=UTC)
+    assert render_mute(MuteInfo(at, berlin)).startswith(
+        "Alerts here are muted until 2026-01-05 14:00 CET. Alerts that fire meanwhile are held"
+    )
+    night = QuietHours(23 * 60, 7 * 60, "Europe/Berlin")
+    assert render_unmute(UnmuteInfo(0)) == "Alerts here are back on."
+    assert render_unmute(UnmuteInfo(3, night)) == (
+        "Alerts here are back on. The 3 alerts held meanwhile follow in one message. "
+        "Quiet hours (23:00-07:00 Europe/Berlin) hold alerts until they end."
+    )
+    assert render_quiet(QuietInfo(None, 2)) == (
+        "Quiet hours are off here. The 2 alerts held so far follow in one message."
+    )
+    assert render_time_zone(TimeZoneInfo(berlin, at)) == (
+        "Times here are shown in Europe/Berlin: it is 2026-01-05 14:00 CET now."
+    )
