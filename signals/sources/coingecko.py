@@ -19,6 +19,7 @@ import pandas as pd
 from signals.altbtc import (
     MACD_METRIC,
     RSI_METRIC,
+    INDEX_METRIC,
     altbtc_index,
     altbtc_samples,
     universe_weights,
@@ -266,7 +267,7 @@ def _raise_status_error(body: Payload) -> None:
 
 
 class CoinGeckoMarkets:
-    """The `asi`, `altbtc_macd`, `altbtc_rsi` and `alt_volume_ratio` source.
+    """The `asi`, `altbtc_macd`, `altbtc_rsi`, `altbtc_index` and `alt_volume_ratio` source.
 
     One `/coins/markets` call per warm refresh, history only for newcomers. Each refresh ranks
     the market (one call) and needs every universe coin's reference close (see `signals.asi`).
@@ -277,7 +278,7 @@ class CoinGeckoMarkets:
     01:00 UTC the first refresh stores every ranked coin's price as the previous day's close, so
     stored history keeps growing without history calls.
 
-    The other metrics cost no call of their own. `altbtc_macd` and `altbtc_rsi` read the
+    The other metrics cost no call of their own. `altbtc_macd`, `altbtc_rsi` and `altbtc_index` read the
     universe's and Bitcoin's stored closes (`signals.altbtc`) once per day and universe; the
     first time each is published, its earlier days go out as `FetchResult.history`, later
     refreshes re-send the newest few days. `alt_volume_ratio` sums the universe's volumes from
@@ -352,7 +353,9 @@ class CoinGeckoMarkets:
         outcome = publish(reading, now, PROVIDER, {coin.id: coin.symbol for coin in coins})
         asi = FetchResult(samples=(outcome,)) if isinstance(outcome, Sample) else _stale(outcome)
         caps = universe_weights(self._universe)
-        altbtc = await self._guarded((MACD_METRIC, RSI_METRIC), self._altbtc_readings(caps, now))
+        altbtc = await self._guarded(
+            (MACD_METRIC, RSI_METRIC, INDEX_METRIC), self._altbtc_readings(caps, now)
+        )
         volume = await self._guarded((VOLUME_METRIC,), self._volume_ratio(caps, now))
         return FetchResult(
             samples=asi.samples + altbtc.samples + volume.samples,

@@ -9,6 +9,7 @@ from signals.catalog import (
     DAILY,
     INDEX,
     INTRADAY,
+    LEVEL,
     RATIO,
     BuildContext,
     MetricInfo,
@@ -33,6 +34,7 @@ class MarketsMetric(StrEnum):
     ALT_VOLUME_RATIO = "alt_volume_ratio"
     ALTBTC_MACD = "altbtc_macd"
     ALTBTC_RSI = "altbtc_rsi"
+    ALTBTC_INDEX = "altbtc_index"
 
 
 METRICS = (
@@ -65,6 +67,16 @@ METRICS = (
         2.0,
         reads=(ALT_RANKING,),
         valid_range=INDEX,
+    ),
+    MetricInfo(
+        MarketsMetric.ALTBTC_INDEX,
+        "Alt/BTC index",
+        "",
+        2,
+        DAILY,
+        1.0,
+        reads=(ALT_RANKING,),
+        valid_range=LEVEL,
     ),
 )
 
