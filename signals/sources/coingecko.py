@@ -17,9 +17,9 @@ import aiohttp
 import pandas as pd
 
 from signals.altbtc import (
+    INDEX_METRIC,
     MACD_METRIC,
     RSI_METRIC,
-    INDEX_METRIC,
     altbtc_index,
     altbtc_samples,
     universe_weights,
