@@ -36,6 +36,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("mute", "<duration>", "Silence alerts here for a while, e.g. 2h or 1d", True),
     CommandSpec("unmute", "", "Resume alerts here", True),
     CommandSpec("history", "[n]", "The last n alerts sent here"),
+    CommandSpec(
+        "backtest",
+        "<rule | metric op value> [years]",
+        "How often a rule would have fired on the stored history, and what followed",
+    ),
 )
 
 BY_NAME: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}

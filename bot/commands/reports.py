@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.model.alerts import AlertMessage, AlertState
+from bot.model.backtest import Backtest
 from bot.model.destinations import Destination
 from bot.model.formatting import format_time
 from bot.model.regime import Reading
@@ -67,6 +68,8 @@ class RuleInfo:
     since: datetime | None = None
     # Why the metric has no fresh value now, when it has none (said when an alert is added).
     no_data: str | None = None
+    # How the rule would have done on the stored history (said when an alert is added).
+    backtest: Backtest | None = None
 
     @property
     def already_true(self) -> bool:

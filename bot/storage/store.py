@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select

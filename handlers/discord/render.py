@@ -17,6 +17,7 @@ from bot.commands import (
     SubscriptionChange,
 )
 from bot.model.alerts import AlertMessage, FeedNotice, Tone
+from bot.model.backtest import Backtest, brief, report_lines
 from bot.model.formatting import format_age, format_change, format_condition, format_time
 from bot.model.metrics import metric_info
 from bot.model.regime import VERDICT_MARKS, Reading
@@ -177,7 +178,15 @@ def added_alert_text(rule: RuleInfo) -> str:
         )
     elif rule.now_text() is not None:
         text += f"\nAlready true: {rule.now_text()}."
+    if rule.backtest is not None:
+        text += f"\nBacktest: {brief(rule.backtest)}."
     return text
+
+
+def backtest_text(backtest: Backtest) -> str:
+    """Render `/backtest`: the window, each firing and resolution, what followed, the totals."""
+    head, *rest = report_lines(backtest)
+    return "\n".join([f"**{head}**", *rest])
 
 
 def discord_time(at: datetime) -> str:

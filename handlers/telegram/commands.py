@@ -42,6 +42,7 @@ from handlers.telegram.render import (
     render_alert_added,
     render_alert_removed,
     render_alerts,
+    render_backtest,
     render_help,
     render_history,
     render_mute,
@@ -98,6 +99,7 @@ class ChatCommands:
             "mute": self._mute,
             "unmute": self._unmute,
             "history": self._history,
+            "backtest": self._backtest,
         }
         missing = {c.name for c in COMMANDS} ^ set(self._answers)
         if missing:
@@ -281,6 +283,10 @@ class ChatCommands:
         caller = await self._caller(origin, manage=False)
         events = await self._service.history(caller, args[0] if args else None)
         return Reply(render_history(events))
+
+    async def _backtest(self, origin: Origin, args: list[str]) -> Reply:
+        caller = await self._caller(origin, manage=False)
+        return Reply(render_backtest(await self._service.backtest(caller, args)))
 
     # sending
 

@@ -17,6 +17,7 @@ from bot.commands import (
     SubscriptionChange,
 )
 from bot.model.alerts import AlertMessage, FeedNotice
+from bot.model.backtest import Backtest, brief, report_lines
 from bot.model.formatting import format_age, format_change, format_condition, format_time
 from bot.model.metrics import metric_info
 from bot.model.regime import VERDICT_MARKS, Reading
@@ -203,6 +204,8 @@ def render_alert_added(rule: RuleInfo) -> str:
         )
     elif rule.now_text() is not None:
         text += f"\nAlready true: {escape(rule.now_text())}."
+    if rule.backtest is not None:
+        text += f"\nBacktest: {escape(brief(rule.backtest))}."
     return text
 
 
@@ -221,6 +224,12 @@ def render_alerts(rules: Sequence[RuleInfo]) -> str:
         for r in rules
     ]
     return "\n".join(lines)
+
+
+def render_backtest(backtest: Backtest) -> str:
+    """Return `/backtest`: the window, each firing and resolution, what followed, the totals."""
+    head, *rest = report_lines(backtest)
+    return "\n".join([f"<b>{escape(head)}</b>", *(escape(line) for line in rest)])
 
 
 def render_mute(info: MuteInfo) -> str:
