@@ -8,6 +8,7 @@ so the cold start's pacing delay is reported, not waited for.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import statistics
 import sys
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from signals.asi import (
     altcoin_season,
     closes_frame,
+    is_pegged,
     load_exclusions,
     publish,
     reference_closes,
@@ -101,7 +103,10 @@ def asi_cpu() -> tuple[float, float, Sample]:
     outcome = None
     for _ in range(REPEATS):
         start = time.process_time()
-        universe = [coin.id for coin in select_universe(coins, rules, frozenset())]
+        universe = [coin.id for coin in select_universe(coins, rules, {})]
+        # The peg check over each universe coin's last 93 closes (done once a day in the source).
+        flat = [is_pegged(list(stored[coin].values())[:93]) for coin in universe]
+        assert not any(flat)
         references = reference_closes(closes_frame(stored), reference_day(NOW))
         outcome = publish(altcoin_season(prices, references, universe), NOW, "bench", symbols)
         timings.append(time.process_time() - start)
@@ -113,10 +118,16 @@ def script(feeds: FeedServer) -> None:
     rng = random.Random(11)
     coins = market(rng)
     feeds.markets = [cg_coin(c.id, c.price, c.market_cap, c.rank) for c in coins]
-    feeds.categories = {"stablecoins": list(STABLES[:3])}
+    # Every category the exclusions name, as a live refresh asks them.
+    feeds.categories = {category: [] for category in load_exclusions().categories}
+    feeds.categories["stablecoins"] = list(STABLES[:3])
     first = NOW.date() - timedelta(days=365)
     for coin in coins:
-        feeds.charts[coin.id] = cg_daily_prices(first, NOW.date(), lambda _: 1.0, NOW)
+        # Wandering closes: a flat history would be excluded as pegged.
+        phase = rng.uniform(0, 6.3)
+        feeds.charts[coin.id] = cg_daily_prices(
+            first, NOW.date(), lambda d, p=phase: 1.0 + 0.2 * math.sin(d.toordinal() / 9 + p), NOW
+        )
     feeds.coingecko_global = cg_global(2.4e12, 54.0, 15.0, NOW)
     opens = [datetime(2024, 6, 3, 13, 30, tzinfo=UTC) + timedelta(days=d) for d in range(0, 26)]
     bars = [(at, 2000.0 + i) for i, at in enumerate(opens) if at.weekday() < 5]
@@ -152,8 +163,10 @@ async def calls() -> None:
             if source is asi:
                 charts = sum(1 for s in feeds.seen if s.path.endswith("/market_chart"))
                 categories = sum(1 for s in feeds.seen if "category" in s.query)
+                listed = sum(1 for s in feeds.seen if s.path.endswith("/categories/list"))
                 print(
-                    f"  asi cold start = 1 ranking + {categories} category + {charts} history calls;"
+                    f"  asi cold start = 1 ranking + {listed} category list + {categories} category"
+                    f" + {charts} history calls;"
                     f" paced at {60 / coingecko.pacer.interval:.0f}/min it takes {paced:.1f} s"
                 )
 
@@ -220,7 +233,10 @@ def main() -> None:
     print()
     print("HTTP calls per refresh against the in-process fake feeds:")
     asyncio.run(calls())
-    print("  plus, once a day, one call per category in asi_exclusions.json (5 today)")
+    print(
+        "  plus, once a day, one call for CoinGecko's category list and one per category in"
+        f" asi_exclusions.json ({len(load_exclusions().categories)} today)"
+    )
     asyncio.run(new_source_calls())
 
 

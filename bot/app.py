@@ -31,6 +31,7 @@ from bot.watch.regime import RegimeSource
 from bot.web.health import build_app, start_server
 from bot.web.ingest import IngestConfig, add_ingest_routes
 from signals.types import Source
+from signals.universe import AsiUniverse, UniverseSource
 from timing import Backoff, WallClock, utcnow
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,12 @@ def default_sources(
     return (*build_sources(settings, session, store), RegimeSource(store, name="regime"))
 
 
+def asi_universe_of(sources: Sequence[Source]) -> Callable[[], AsiUniverse | None]:
+    """Return what asks the ASI source of `sources` for its universe (None without one)."""
+    keeper = next((s for s in sources if isinstance(s, UniverseSource)), None)
+    return keeper.asi_universe if keeper is not None else lambda: None
+
+
 @runtime_checkable
 class Closable(Protocol):
     """A source holding connections of its own (ccxt keeps one session per exchange)."""
@@ -189,6 +196,7 @@ async def build_service(
     )
     engine = AlertEngine(store, rule_defaults(settings), clock, on_queued=dispatcher.wake)
     await engine.reload()
+    built = sources(settings, session, store)
     commands = CommandService(
         store,
         engine,
@@ -197,6 +205,7 @@ async def build_service(
         max_custom_rules=settings.max_custom_rules_per_chat,
         pushed_metrics=settings.ingest_metrics,
         health=lambda: [p.health for p in pollers],
+        asi_universe=asi_universe_of(built),
     )
     if await store.destination("console") is None:
         await store.subscribe("console", [ALL_BUILTINS], clock())
@@ -225,7 +234,7 @@ async def build_service(
             on_recovered=source_up,
             metrics=declared_metrics(source.name),
         )
-        for source in sources(settings, session, store)
+        for source in built
     ]
     return Service(settings, store, session, engine, dispatcher, commands, pollers)
 

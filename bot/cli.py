@@ -7,18 +7,27 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
 
-from bot.app import close_sources, configure_logging, default_sources, rule_defaults, run
+from bot.app import (
+    asi_universe_of,
+    close_sources,
+    configure_logging,
+    default_sources,
+    rule_defaults,
+    run,
+)
+from bot.commands import UniverseStatus, universe_status
 from bot.commands.backtests import resolve_rule, run_backtest
 from bot.model.backtest import Backtest, report_lines
 from bot.model.checks import prepare_catalogue
 from bot.model.destinations import BadDestination, Destination
 from bot.model.evaluation import condition_holds
-from bot.model.formatting import format_time
+from bot.model.formatting import format_age, format_ago, format_fraction, format_time
 from bot.model.history_csv import CsvError, parse_history
 from bot.model.metrics import CATALOGUE, FEED_NOTICES, CatalogueError, LatestValue, metric_info
 from bot.model.regime import METRIC as REGIME_METRIC
@@ -30,11 +39,14 @@ from bot.storage import Store, StoreUnavailable
 from bot.watch.engine import AlertEngine, custom_rule
 from bot.watch.regime import RegimeSource, dominance_reference
 from bot.web.health import CannotListen
-from signals.types import FetchResult, Sample, SourceError
-from timing import utcnow
+from signals.specs.coingecko import MarketsMetric
+from signals.types import FetchResult, ReportsProgress, Sample, Source, SourceError
+from timing import MonotonicClock, Sleep, utcnow
 
 log = logging.getLogger(__name__)
 
+# While `status` waits, a line on stderr this often says for what.
+PROGRESS_SECONDS = 10.0
 # Imported samples name where they came from, as every sample names its source.
 _IMPORT_SOURCE = "import"
 _BAD_ROWS_SHOWN = 20
@@ -45,6 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run the service (the default)")
     status = commands.add_parser("status", help="fetch every source once and print the metrics")
+    status.add_argument(
+        "metric", nargs="?", help="show only this metric (asi adds the coins it counted)"
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
     for name, verb in (("subscribe", "send"), ("unsubscribe", "stop sending")):
         sub = commands.add_parser(name, help=f"{verb} a destination alerts")
@@ -95,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if command == "rules":
             return _rules(settings)
         if command == "status":
-            return asyncio.run(_status(settings, as_json=args.json))
+            return asyncio.run(_status(settings, args.metric, as_json=args.json))
         if command == "backtest":
             return asyncio.run(
                 _backtest(settings, args.rule, args.start, args.end, as_json=args.json)
@@ -125,9 +140,11 @@ async def _backtest(
     settings: Settings, words: list[str], start: date | None, end: date | None, *, as_json: bool
 ) -> int:
     prepare_catalogue(settings.ingest_metrics)
-    begin = None if start is None else datetime.combine(start, time(), UTC)
+    begin = None if start is None else datetime.combine(start, datetime.min.time(), UTC)
     # --to names the last day replayed, all of it.
-    until = None if end is None else datetime.combine(end + timedelta(days=1), time(), UTC)
+    until = (
+        None if end is None else datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
+    )
     if begin is not None and until is not None and begin >= until:
         print("risk-on-radar: --from must not be after --to", file=sys.stderr)
         return 2
@@ -314,8 +331,55 @@ def _holds_now(
     return condition_holds(rule, sample.value)
 
 
-async def _status(settings: Settings, *, as_json: bool) -> int:
+class _Progress:
+    """Tell the operator on stderr what `status` waits for: a fresh database's first ASI
+    back-fill takes minutes, and silence that long reads as a hang."""
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        every: float = PROGRESS_SECONDS,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        clock: MonotonicClock = time.monotonic,
+    ) -> None:
+        self._pending = list(names)
+        self._every = every
+        self._sleep = sleep
+        self._clock = clock
+        self._started = clock()
+        self.say(
+            f"asking {len(names)} sources once: {', '.join(names)} (on a fresh database the "
+            "ASI first back-fills a year of closes: a few minutes)"
+        )
+
+    @staticmethod
+    def say(line: str) -> None:
+        print(f"status: {line}", file=sys.stderr, flush=True)
+
+    async def watch(self, source: Source) -> FetchResult:
+        try:
+            return await source.fetch(utcnow())
+        finally:
+            self._pending.remove(source.name)
+
+    async def tick(self) -> None:
+        while True:
+            await self._sleep(self._every)
+            if self._pending:
+                waited = timedelta(seconds=self._clock() - self._started)
+                self.say(f"still waiting for {', '.join(self._pending)} ({format_age(waited)})")
+
+
+async def _status(settings: Settings, metric: str | None, *, as_json: bool) -> int:
     prepare_catalogue(settings.ingest_metrics)
+    if metric is not None:
+        metric = metric.strip().lower()
+        if metric not in CATALOGUE:
+            known = ", ".join(CATALOGUE.builtin)
+            print(f"risk-on-radar: unknown metric {metric!r}; try one of {known}", file=sys.stderr)
+            return 2
+    universe: UniverseStatus | None = None
     store = await Store.open(settings.async_database_url)
     try:
         async with aiohttp.ClientSession() as session:
@@ -326,21 +390,30 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
             needing = {spec.name for spec in CATALOGUE.sources if spec.needs}
             later = [s for s in sources if s.name in needing]
             first = [s for s in sources if s not in later]
+            progress = _Progress([s.name for s in first + later])
+            for source in sources:
+                if isinstance(source, ReportsProgress):
+                    source.on_progress = progress.say
+            ticker = asyncio.ensure_future(progress.tick())
             try:
                 results = await asyncio.gather(
-                    *(source.fetch(utcnow()) for source in first), return_exceptions=True
+                    *(progress.watch(source) for source in first), return_exceptions=True
                 )
                 results += await asyncio.gather(
-                    *(source.fetch(utcnow()) for source in later), return_exceptions=True
+                    *(progress.watch(source) for source in later), return_exceptions=True
                 )
                 sources = first + later
+                if metric == MarketsMetric.ASI:
+                    universe = universe_status(asi_universe_of(everything)())
             finally:
+                ticker.cancel()
                 await close_sources(everything)
         states = await store.rule_states()
         regime = await _regime(store, results)
     finally:
         await store.close()
     metrics: dict[str, dict[str, object]] = {}
+    times: dict[str, datetime] = {}
     errors: dict[str, str] = {}
     answered = 0
     for source, result in zip(sources, results, strict=True):
@@ -348,6 +421,7 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
             # A source that only says why it has nothing (waiting, a bot wall) gave no number.
             answered += bool(result.samples)
             for sample in result.samples:
+                times[sample.metric] = sample.at
                 metrics[sample.metric] = {
                     "value": sample.value,
                     "at": sample.at.isoformat().replace("+00:00", "Z"),
@@ -360,6 +434,7 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
         else:
             errors[source.name] = f"{type(result).__name__}: {result}"
     if regime.known:
+        times[REGIME_METRIC] = utcnow()
         metrics[REGIME_METRIC] = {
             "value": float(regime.score),
             "at": utcnow().isoformat().replace("+00:00", "Z"),
@@ -370,22 +445,33 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
     earlier = [s for r in results if isinstance(r, FetchResult) for s in r.history]
     rules: dict[str, dict[str, object]] = {}
     for rule in builtin_rules(rule_defaults(settings)):
+        if metric is not None and rule.metric != metric:
+            continue
         state = states[rule.id].state if rule.id in states else "inactive"
         rules[rule.id] = {"state": state, "holds": _holds_now(rule, fetched, earlier, regime)}
+    if metric is not None:
+        metrics = {metric: metrics.get(metric, {"value": None, "stale": "no source gave it"})}
     if as_json:
-        print(json.dumps({"metrics": metrics, "rules": rules, "errors": errors}, indent=2))
+        report: dict[str, object] = {"metrics": metrics, "rules": rules, "errors": errors}
+        if universe is not None:
+            report["universe"] = _universe_json(universe)
+        print(json.dumps(report, indent=2))
     else:
-        for metric, row in metrics.items():
+        now = utcnow()
+        for metric_id, row in metrics.items():
             value = row.get("value")
-            shown = (
-                metric_info(metric).format(value)
-                if isinstance(value, float)
-                else f"stale: {row.get('stale')}"
-            )
-            print(f"{metric:<24} {shown:<24} {row.get('source', '')} {row.get('at', '')}")
-        if regime.known:
+            at = times.get(metric_id)
+            if not isinstance(value, float) or at is None:
+                print(f"{metric_id:<24} stale: {row.get('stale')}")
+                continue
+            shown = metric_info(metric_id).format(value)
+            when = f"{format_ago(now - at)} ({format_time(at)})"
+            print(f"{metric_id:<24} {shown:>14}  {row.get('source', ''):<16} {when}")
+        if regime.known and metric in (None, REGIME_METRIC):
             for reading in regime.readings:
                 print(f"  {VERDICT_MARKS[reading.verdict]} {reading.label}: {reading.note}")
+        if universe is not None:
+            print("\n".join(_universe_lines(universe)))
         for rule_id, rule_row in rules.items():
             holds = {True: "holds now", False: "does not hold", None: "unknown"}[
                 rule_row["holds"]  # type: ignore[index]
@@ -394,3 +480,42 @@ async def _status(settings: Settings, *, as_json: bool) -> int:
         for name, error in errors.items():
             print(f"source {name} failed: {error}", file=sys.stderr)
     return 0 if answered else 1
+
+
+def _universe_lines(universe: UniverseStatus) -> list[str]:
+    """Return the ASI universe as plain lines, every coin named (a terminal has room)."""
+    if universe.at is None:
+        return ["asi universe: not computed yet"]
+    lines = [f"asi universe as of {format_time(universe.at)}"]
+    if universe.bitcoin_change is None:
+        lines.append("  bitcoin has no close from 90 days ago yet")
+    else:
+        lines.append(
+            f"  bitcoin over 90 days {format_fraction(universe.bitcoin_change)}; "
+            f"{len(universe.beat)} of {universe.counted} coins beat it"
+        )
+    for title, coins in (
+        ("beat bitcoin", universe.beat),
+        ("behind", universe.behind),
+        ("no 90-day close", universe.without_history),
+    ):
+        if coins:
+            shown = ", ".join(
+                f"{c.symbol} {format_fraction(c.change)}" if c.change is not None else c.symbol
+                for c in coins
+            )
+            lines.append(f"  {title} ({len(coins)}): {shown}")
+    for reason, symbols in universe.excluded_by_reason():
+        lines.append(f"  excluded, {reason}: {', '.join(symbols)}")
+    return lines
+
+
+def _universe_json(universe: UniverseStatus) -> dict[str, object]:
+    return {
+        "at": None if universe.at is None else universe.at.isoformat().replace("+00:00", "Z"),
+        "bitcoin_90d": universe.bitcoin_change,
+        "coins": [{"symbol": c.symbol, "name": c.name, "90d": c.change} for c in universe.coins],
+        "excluded": [
+            {"symbol": e.symbol, "name": e.name, "reason": e.reason} for e in universe.excluded
+        ],
+    }

@@ -1,8 +1,11 @@
 """The Altcoin Season Index by the blockchaincenter method, as pure functions.
 
 Take the coins ranked by market cap, drop Bitcoin and every excluded coin (stablecoins,
-asset-backed, wrapped and liquid-staking tokens; see `data/asi_exclusions.json`), keep the top 50
-that remain, and report the share of them whose 90-day price change beats Bitcoin's, 0-100.
+asset-backed, wrapped, bridged and liquid-staking tokens; see `data/asi_exclusions.json`), keep
+the top 50 that remain, and report the share of them whose 90-day price change beats Bitcoin's,
+0-100. A coin the categories miss but whose daily closes never left a band of +-2% around one
+price over the 90 days is pegged to something and excluded too (`is_pegged`): when Bitcoin
+falls, every pegged coin would "beat" it.
 
 Windows: a change is the current price over the reference close minus one. The reference close is
 the last daily close completed 90 days before now (see `reference_day`); when that day's close is
@@ -28,28 +31,38 @@ import pandas as pd
 from signals.market import MarketCoin
 from signals.specs.coingecko import MarketsMetric
 from signals.types import Sample, Stale
+from signals.universe import AsiUniverse, CountedCoin, ExcludedCoin
 
 BITCOIN = "bitcoin"
 UNIVERSE_SIZE = 50
 MIN_HISTORY = 45
 LOOKBACK = timedelta(days=90)
 TOLERANCE_DAYS = 3
+# Closes that never left +-2 % around one price over the window: the coin is pegged.
+PEG_BAND = 0.02
 
 
 @dataclass(frozen=True, slots=True)
 class Exclusions:
-    """The rules that keep a coin out of the universe, each with its reason."""
+    """The rules that keep a coin out of the universe, each with its reason.
+
+    `categories` maps each excluded CoinGecko category id to the name shown for its members
+    when CoinGecko's own list does not give one.
+    """
 
     categories: Mapping[str, str]
     coins: Mapping[str, str]
     name_patterns: tuple[tuple[re.Pattern[str], str], ...]
 
-    def reason(self, coin: MarketCoin, category_members: frozenset[str]) -> str | None:
-        """Return why `coin` is excluded, or None when it belongs in the universe."""
+    def reason(self, coin: MarketCoin, category_members: Mapping[str, str]) -> str | None:
+        """Return why `coin` is excluded, or None when it belongs in the universe.
+
+        `category_members` maps a coin id to the name of the excluded category it is in.
+        """
+        if coin.id in category_members:
+            return category_members[coin.id]
         if coin.id in self.coins:
             return self.coins[coin.id]
-        if coin.id in category_members:
-            return "in an excluded CoinGecko category"
         for pattern, why in self.name_patterns:
             if pattern.search(coin.name):
                 return why
@@ -61,7 +74,10 @@ def load_exclusions(text: str | None = None) -> Exclusions:
     if text is None:
         text = resources.files("signals").joinpath("data/asi_exclusions.json").read_text("utf-8")
     raw: dict[str, Any] = json.loads(text)
-    categories = {_field(entry, "id"): _field(entry, "reason") for entry in raw["categories"]}
+    categories = {}
+    for entry in raw["categories"]:
+        _field(entry, "reason")  # every rule says why, even where the name is what users see
+        categories[_field(entry, "id")] = _field(entry, "name")
     coins = {_field(entry, "id"): _field(entry, "reason") for entry in raw["coins"]}
     patterns = tuple(
         (re.compile(_field(entry, "pattern")), _field(entry, "reason"))
@@ -77,20 +93,47 @@ def _field(entry: Mapping[str, Any], key: str) -> str:
     return value
 
 
+def rank_candidates(
+    coins: Iterable[MarketCoin],
+    exclusions: Exclusions,
+    category_members: Mapping[str, str] | None = None,
+) -> tuple[tuple[MarketCoin, ...], tuple[ExcludedCoin, ...]]:
+    """Return the coins by market cap that may enter the universe, and those excluded, with why.
+
+    Bitcoin is in neither: it is the benchmark.
+    """
+    members = category_members or {}
+    candidates: list[MarketCoin] = []
+    excluded: list[ExcludedCoin] = []
+    for coin in sorted(coins, key=lambda coin: coin.market_cap, reverse=True):
+        if coin.id == BITCOIN:
+            continue
+        why = exclusions.reason(coin, members)
+        if why is None:
+            candidates.append(coin)
+        else:
+            excluded.append(ExcludedCoin(coin.id, coin.symbol, coin.name, coin.rank, why))
+    return tuple(candidates), tuple(excluded)
+
+
 def select_universe(
     coins: Iterable[MarketCoin],
     exclusions: Exclusions,
-    category_members: frozenset[str] = frozenset(),
+    category_members: Mapping[str, str] | None = None,
     size: int = UNIVERSE_SIZE,
 ) -> tuple[MarketCoin, ...]:
     """Return the `size` largest coins by market cap that are neither Bitcoin nor excluded."""
-    ranked = sorted(coins, key=lambda coin: coin.market_cap, reverse=True)
-    kept = (
-        coin
-        for coin in ranked
-        if coin.id != BITCOIN and exclusions.reason(coin, category_members) is None
-    )
-    return tuple(coin for coin, _ in zip(kept, range(size), strict=False))
+    candidates, _ = rank_candidates(coins, exclusions, category_members)
+    return candidates[:size]
+
+
+def is_pegged(closes: Iterable[float], band: float = PEG_BAND) -> bool:
+    """Tell whether every close lies within +-`band` of one price (no positive close: no)."""
+    values = [close for close in closes if close > 0]
+    if not values:
+        return False
+    # Some price p has max <= p (1 + band) and min >= p (1 - band) exactly when this holds.
+    return max(values) / (1 + band) <= min(values) / (1 - band)
 
 
 def reference_day(now: datetime, lookback: timedelta = LOOKBACK) -> date:
@@ -205,3 +248,23 @@ def altcoin_season(
         changes=tuple((str(coin), float(value)) for coin, value in alts.items()),
         min_history=min_history,
     )
+
+
+def describe_universe(
+    reading: AsiReading,
+    universe: Sequence[MarketCoin],
+    excluded: Sequence[ExcludedCoin],
+    outcome: Sample | Stale,
+    at: datetime,
+) -> AsiUniverse:
+    """Return the universe behind `outcome`: each coin's change and each exclusion's reason."""
+    changes = dict(reading.changes)
+    coins = tuple(
+        CountedCoin(coin.id, coin.symbol, coin.name, coin.rank, changes.get(coin.id))
+        for coin in universe
+    )
+    last = max((coin.rank for coin in universe), default=0)
+    shown = sorted((e for e in excluded if e.rank < last), key=lambda e: e.rank)
+    if isinstance(outcome, Sample):
+        return AsiUniverse(at, reading.bitcoin_change, coins, tuple(shown), outcome.value)
+    return AsiUniverse(at, reading.bitcoin_change, coins, tuple(shown), None, outcome.reason)

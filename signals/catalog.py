@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import aiohttp
@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from signals.types import Source
 
 T = TypeVar("T")
+
+# What a move means for the rotation thesis: `risk-on` is bullish for altcoins, `risk-off` not.
+Lean = Literal["risk-on", "risk-off"]
+# A real minus sign: it lines up with "+" and cannot be read as a hyphen.
+MINUS = "−"
+# Money units and what one unit is worth in dollars.
+_MONEY: dict[str, float] = {"USD": 1.0, "USD m": 1e6, "USD bn": 1e9}
+_COMPACT = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 
 INTRADAY = timedelta(hours=2)
 # Index closes arrive once per session: a long weekend plus a holiday is four days without one.
@@ -116,6 +124,14 @@ class MetricInfo:
     reads: tuple[str, ...] = ()
     # What a threshold on this metric may be; None: any number (a change, a flow, a histogram).
     valid_range: ValidRange | None = None
+    # What a rise means for the rotation thesis (a fall means the opposite); None: no known
+    # meaning. The one place a rule's, an alert's and a resolution's risk-on/off comes from.
+    rising: Lean | None = None
+    # Money that reads compactly ($1.32T, $937.6B, $91.2k); prices keep their precision.
+    compact: bool = False
+    # A whole number of things (sessions, days, signals agreeing): changes are plain
+    # differences ("up from 2"), never a percent.
+    counts: bool = False
 
     def range_problem(self, value: float) -> str | None:
         """Return why `value` cannot be a threshold on this metric, or None when it can."""
@@ -125,20 +141,42 @@ class MetricInfo:
         """Return the re-arm band for a rule on this metric at `threshold`."""
         return abs(threshold) * self.band if self.band_is_fraction else self.band
 
+    def lean(self, rises: bool) -> Lean | None:
+        """Return what a move up (`rises`) or down in this metric means, None when unknown."""
+        if self.rising is None:
+            return None
+        return self.rising if rises else opposite(self.rising)
+
     def format(self, value: float) -> str:
-        """Render a value with this metric's precision and unit."""
-        if self.unit == "USD":
-            # Market caps read compactly: $1.32T, $845.20B.
-            for size, suffix in ((1e12, "T"), (1e9, "B")):
-                if abs(value) >= size:
-                    return f"${value / size:,.2f}{suffix}"
-            return f"${value:,.{self.decimals}f}"
-        if self.unit == "USD bn":
-            return f"${value:,.{self.decimals}f} bn"
-        if self.unit == "USD m":
-            return f"${value:,.{self.decimals}f} m"
-        suffix = self.unit if self.unit in ("%",) else (f" {self.unit}" if self.unit else "")
-        return f"{value:,.{self.decimals}f}{suffix}"
+        """Render a value with this metric's precision and unit: `58.71%`, `$1.32T`, `4 of 6`."""
+        sign = MINUS if value < 0 and round(value, self.decimals) != 0 else ""
+        size = abs(value)
+        if self.unit in _MONEY:
+            if self.compact:
+                return sign + compact_usd(size * _MONEY[self.unit])
+            return f"{sign}${size:,.{self.decimals}f}"
+        suffix = self.unit if self.unit == "%" else (f" {self.unit}" if self.unit else "")
+        return f"{sign}{size:,.{self.decimals}f}{suffix}"
+
+
+def opposite(lean: Lean) -> Lean:
+    """Return the other way: a resolution of a risk-on signal is a move toward risk-off."""
+    return "risk-off" if lean == "risk-on" else "risk-on"
+
+
+def compact_usd(amount: float) -> str:
+    """Return a non-negative dollar amount in three or four digits: $1.32T, $937.6B, $91.2k, $512."""
+    for index, (size, suffix) in enumerate(_COMPACT):
+        if amount >= size:
+            scaled = amount / size
+            text = f"{scaled:.2f}" if scaled < 10 else f"{scaled:,.1f}"
+            if scaled >= 999.95 and index > 0:
+                # 999.96B rounds to 1000.0B: that is $1.00T.
+                bigger, bigger_suffix = _COMPACT[index - 1]
+                return f"${amount / bigger:.2f}{bigger_suffix}"
+            return f"${text}{suffix}"
+    text = f"{amount:.0f}"
+    return "$1.00k" if text == "1000" else f"${text}"
 
 
 def pushed_info(metric_id: str) -> MetricInfo:

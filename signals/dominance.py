@@ -86,10 +86,16 @@ class GlobalMarket:
         try:
             result = dominance_result(await self._coingecko.global_totals())
         except SourceError as primary:
+            # Said only once CoinPaprika has answered: when it fails too, the error raised names
+            # both, and the poller reports that.
+            fallback = await self._fallback(primary, now)
             if not self._on_fallback:
-                log.warning("global market: coingecko failed (%s); using coinpaprika", primary)
+                log.warning(
+                    "global market: coingecko failed (%s); using coinpaprika's figures instead",
+                    primary.message,
+                )
                 self._on_fallback = True
-            return await self._fallback(primary, now)
+            return fallback
         if self._on_fallback:
             log.info("global market: coingecko answers again")
             self._on_fallback = False

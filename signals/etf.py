@@ -93,8 +93,9 @@ def parse_flows(source: str, page: str) -> tuple[DailyFlow, ...] | None:
     """Return the daily totals of Farside's flow table, oldest first, or None without one.
 
     A row is a day when its first cell reads like `11 Jan 2024`; its last cell is the Total
-    column. Days whose total is `-` (no data yet) are left out, never read as zero. Raise
-    `BadPayload` when the table is there but cut short or not as described.
+    column. A day without data is left out, never read as zero: its total is `-`, or every
+    fund cell is `-` (Farside writes `0.0` in the Total of a US market holiday and of a day not
+    yet reported). Raise `BadPayload` when the table is there but cut short or not as described.
     """
     reader = _TableReader()
     reader.feed(page)
@@ -113,11 +114,17 @@ def _flows(source: str, table: _Table, days: list[tuple[list[str], date]]) -> tu
         raise BadPayload(source, "table", "no header row ending in a Total column")
     width = max(len(row) for row, _ in days)
     flows: dict[date, float] = {}
+    seen: set[date] = set()
     for row, day in days:
         if len(row) != width:
             raise BadPayload(source, str(day), f"{len(row)} cells, other days have {width}")
-        if day in flows:
+        if day in seen:
             raise BadPayload(source, str(day), "day listed twice")
+        seen.add(day)
+        funds = row[1:-1]
+        if funds and all(cell.strip() in _NO_DATA for cell in funds):
+            # Not a flat day: no fund reported at all, whatever the Total column says.
+            continue
         total = parse_amount(source, str(day), row[-1])
         if total is not None:
             flows[day] = total

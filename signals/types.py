@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
@@ -97,3 +98,14 @@ class Source(Protocol):
     async def fetch(self, now: datetime) -> FetchResult:
         """Refresh once, returning samples and stale notices, or raise a `SourceError`."""
         ...
+
+
+@runtime_checkable
+class ReportsProgress(Protocol):
+    """A source whose refresh can take minutes (a first back-fill) and says how it gets on.
+
+    Whoever waits on it (the `status` command) sets `on_progress`; the source calls it with one
+    plain line now and then while the long part runs.
+    """
+
+    on_progress: Callable[[str], None] | None

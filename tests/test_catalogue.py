@@ -35,6 +35,17 @@ def test_every_catalogued_metric_is_in_the_readme_table() -> None:
     assert set(METRICS) <= listed, set(METRICS) - listed
 
 
+def test_the_readme_says_what_each_built_in_rule_firing_means() -> None:
+    readme = (ROOT / "README.md").read_text()
+    table = readme.split("| Rule id | Condition | Firing means |", 1)[1].split("\n\n", 1)[0]
+    said = {}
+    for row in table.splitlines()[1:]:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        for rule_id in re.findall(r"`([a-z0-9-]+)`", cells[0]):
+            said[rule_id] = cells[-1]
+    assert said == {rule.id: rule.lean for rule in BUILTIN_RULES}
+
+
 def test_every_setting_a_source_reads_is_a_setting() -> None:
     for spec in CATALOGUE.sources:
         missing = set(spec.settings) - set(Settings.model_fields)

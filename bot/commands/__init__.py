@@ -1,6 +1,6 @@
 """The commands a chat can send, answered transport-agnostically: the only part of `bot` front-ends use."""
 
-from bot.commands.catalog import BY_NAME, COMMANDS, CommandSpec
+from bot.commands.catalog import BOT_NAME, BY_NAME, COMMANDS, GREETING, CommandSpec
 from bot.commands.frontend import FrontEnd
 from bot.commands.reports import (
     Caller,
@@ -13,12 +13,17 @@ from bot.commands.reports import (
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    UniverseCoin,
+    UniverseExclusion,
+    UniverseStatus,
 )
-from bot.commands.service import CommandService, parse_duration
+from bot.commands.service import CommandService, parse_duration, universe_status
 
 __all__ = [
+    "BOT_NAME",
     "BY_NAME",
     "COMMANDS",
+    "GREETING",
     "Caller",
     "CommandError",
     "CommandService",
@@ -32,5 +37,9 @@ __all__ = [
     "RuleInfo",
     "StatusReport",
     "SubscriptionChange",
+    "UniverseCoin",
+    "UniverseExclusion",
+    "UniverseStatus",
     "parse_duration",
+    "universe_status",
 ]

@@ -44,3 +44,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 BY_NAME: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}
+
+# What `/start` says before the command list, on every front-end: the bot's name (each front-end
+# sets it in bold), then what it does and where to begin.
+BOT_NAME = "Risk-On Radar"
+GREETING = (
+    "watches the signals behind the small-caps-then-altcoins rotation and tells this chat the "
+    "moment a rule you subscribe to fires.\nStart with /rules, then /subscribe."
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -9,6 +10,7 @@ from bot.model.alerts import AlertMessage, AlertState
 from bot.model.backtest import Backtest
 from bot.model.destinations import Destination
 from bot.model.formatting import format_time
+from bot.model.metrics import Lean
 from bot.model.regime import Reading
 
 
@@ -60,6 +62,8 @@ class RuleInfo:
     custom: bool
     state: str
     subscribed: bool = False
+    # What its firing means: risk-on, risk-off, or None (a metric without a known meaning).
+    lean: Lean | None = None
     # The metric's fresh value now, formatted, and whether the condition holds at it (None:
     # no fresh value, or unknown parts decide). A crossing can hold with the rule inactive:
     # it alerts on a crossing, and none was seen yet.
@@ -113,8 +117,79 @@ class RegimeStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class UniverseCoin:
+    """A coin the ASI counted, and its 90-day change (None: no close from 90 days ago)."""
+
+    symbol: str
+    name: str
+    change: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class UniverseExclusion:
+    """A coin ranked among the ASI's 50 but left out, and why (a category, a reason, `pegged`)."""
+
+    symbol: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class UniverseStatus:
+    """The ASI's universe as its last computation left it; `at` None: not computed yet."""
+
+    at: datetime | None
+    bitcoin_change: float | None = None
+    coins: tuple[UniverseCoin, ...] = ()
+    excluded: tuple[UniverseExclusion, ...] = ()
+
+    @property
+    def computed(self) -> bool:
+        return self.at is not None
+
+    @property
+    def counted(self) -> int:
+        """Return how many coins have a 90-day change, the ones the index is a share of."""
+        return sum(1 for coin in self.coins if coin.change is not None)
+
+    @property
+    def beat(self) -> tuple[UniverseCoin, ...]:
+        """Return the coins whose change beats Bitcoin's, best first."""
+        btc = self.bitcoin_change
+        return _best_first(c for c in self.coins if _beats(c.change, btc))
+
+    @property
+    def behind(self) -> tuple[UniverseCoin, ...]:
+        """Return the coins with a change that does not beat Bitcoin's, best first."""
+        btc = self.bitcoin_change
+        return _best_first(
+            c for c in self.coins if c.change is not None and not _beats(c.change, btc)
+        )
+
+    @property
+    def without_history(self) -> tuple[UniverseCoin, ...]:
+        """Return the coins without a close from 90 days ago, by market cap."""
+        return tuple(c for c in self.coins if c.change is None)
+
+    def excluded_by_reason(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """Return each reason with the symbols it excluded, reasons in order of first use."""
+        groups: dict[str, list[str]] = {}
+        for exclusion in self.excluded:
+            groups.setdefault(exclusion.reason, []).append(exclusion.symbol)
+        return tuple((reason, tuple(symbols)) for reason, symbols in groups.items())
+
+
+def _beats(change: float | None, bitcoin: float | None) -> bool:
+    return change is not None and bitcoin is not None and change > bitcoin
+
+
+def _best_first(coins: Iterable[UniverseCoin]) -> tuple[UniverseCoin, ...]:
+    return tuple(sorted(coins, key=lambda coin: coin.change or 0.0, reverse=True))
+
+
+@dataclass(frozen=True, slots=True)
 class StatusReport:
-    """Everything `/status` shows."""
+    """Everything `/status` shows; `universe` only for `/status asi`."""
 
     metrics: tuple[MetricStatus, ...]
     firing: tuple[RuleInfo, ...]
@@ -122,6 +197,7 @@ class StatusReport:
     regime: RegimeStatus | None = None
     # For `/status <metric>`: every built-in rule on it, with its state.
     rules: tuple[RuleInfo, ...] = ()
+    universe: UniverseStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)

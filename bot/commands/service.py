@@ -20,6 +20,9 @@ from bot.commands.reports import (
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    UniverseCoin,
+    UniverseExclusion,
+    UniverseStatus,
 )
 from bot.model.alerts import StoredEvent
 from bot.model.backtest import Backtest
@@ -34,6 +37,8 @@ from bot.model.text import digit_problem, strip_invisible
 from bot.storage import Store
 from bot.watch.engine import AlertEngine
 from bot.watch.pollers import SourceHealth
+from signals.specs.coingecko import MarketsMetric
+from signals.universe import AsiUniverse
 from timing import WallClock
 
 log = logging.getLogger(__name__)
@@ -66,6 +71,18 @@ def parse_duration(text: str) -> timedelta:
     return duration
 
 
+def universe_status(universe: AsiUniverse | None) -> UniverseStatus:
+    """Return the ASI source's universe as the report front-ends render."""
+    if universe is None:
+        return UniverseStatus(None)
+    return UniverseStatus(
+        universe.at,
+        universe.bitcoin_change,
+        tuple(UniverseCoin(c.symbol.upper(), c.name, c.change) for c in universe.coins),
+        tuple(UniverseExclusion(e.symbol.upper(), e.name, e.reason) for e in universe.excluded),
+    )
+
+
 def _regime_status(value: LatestValue | None, now: datetime) -> RegimeStatus | None:
     if value is None or value.value is None or value.at is None:
         return None
@@ -86,10 +103,13 @@ class CommandService:
         max_custom_rules: int = 20,
         pushed_metrics: Sequence[str] = (),
         health: Callable[[], Sequence[SourceHealth]] = tuple,
+        asi_universe: Callable[[], AsiUniverse | None] | None = None,
     ) -> None:
         self._store = store
         # How the feeds are doing, for saying why a metric has no value.
         self._health = health
+        # In memory, from the ASI source of this process; None where no source keeps one.
+        self._asi_universe = asi_universe or (lambda: None)
         # Metrics pushed in through /ingest count as metrics for /status and /alert too.
         self._metrics = (*METRICS, *(m for m in pushed_metrics if m not in METRICS))
         self._engine = engine
@@ -135,8 +155,11 @@ class CommandService:
                 )
         latest = await self._store.latest_values()
         feeds = {m: h for h in self._health() for m in h.metrics}
+        universe = universe_status(self._asi_universe()) if metric == MarketsMetric.ASI else None
         rows = [
-            self._metric_status(m, latest.get(m), feeds.get(m), now, detailed=metric is not None)
+            self._metric_status(
+                m, latest.get(m), feeds.get(m), now, detailed=_shows_detail(metric, universe)
+            )
             for m in ([metric] if metric else self._metrics)
         ]
         states = await self._store.rule_states()
@@ -158,7 +181,7 @@ class CommandService:
                 for rule in self._engine.builtins
                 if rule.metric == metric
             )
-        return StatusReport(tuple(rows), firing, now, regime, on_metric)
+        return StatusReport(tuple(rows), firing, now, regime, rules=on_metric, universe=universe)
 
     def _metric_status(
         self,
@@ -219,6 +242,7 @@ class CommandService:
             rule.custom,
             name,
             subscribed,
+            rule.lean,
             value=None if value is None else _formatted(value),
             holds=holds,
             since=state.since if state is not None and name == "firing" else None,
@@ -460,6 +484,14 @@ def _why_no_value(
     if feed is not None and feed.last_attempt is None:
         return "the first refresh has not finished yet"
     return "no value yet"
+
+
+def _shows_detail(metric: str | None, universe: UniverseStatus | None) -> bool:
+    """Tell whether one metric's stored detail is shown: not where a block says it better."""
+    if metric is None or metric == REGIME_METRIC:
+        return False  # the regime's components show as its own block
+    # The universe names every coin with its change, the winners the detail lists among them.
+    return universe is None or not universe.computed
 
 
 def _event_info(event: StoredEvent) -> EventInfo:

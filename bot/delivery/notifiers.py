@@ -12,7 +12,13 @@ import aiohttp
 from bot.model.alerts import AlertMessage
 from bot.model.delivery import PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination, Scheme
-from bot.model.formatting import format_age, format_change, format_condition, format_time
+from bot.model.formatting import (
+    alert_headline,
+    format_age,
+    format_change,
+    format_condition,
+    format_time,
+)
 from bot.model.metrics import metric_info
 from bot.model.regime import VERDICT_MARKS
 from signals.http import retry_after_seconds
@@ -22,25 +28,16 @@ _RETRYABLE = frozenset({408, 425, 429})
 _MAX_RETRY_AFTER = 86_400.0
 
 
-def _headline(message: AlertMessage) -> str:
-    notice = message.notice
-    if notice is not None:
-        what = "is down" if message.state == "firing" else "answers again"
-        return f"{message.mark} Feed {notice.feed} {what}"
-    resolved = "Resolved: " if message.state == "resolved" else ""
-    return f"{message.mark} {resolved}{message.rule_description}"
-
-
 def _facts(message: AlertMessage) -> str:
-    """Return what happened in one phrase: the value once, its condition, change, source, time."""
+    """Return what happened in one phrase: the value once, its rule, change, source, time."""
     notice = message.notice
     if notice is not None:
         if notice.since is None:
             facts = "down" if message.state == "firing" else "back"
         elif message.state == "firing":
             facts = (
-                f"failing since {format_time(notice.since)} "
-                f"({format_age(message.at - notice.since)})"
+                f"failing for {format_age(message.at - notice.since)}, "
+                f"since {format_time(notice.since)}"
             )
         else:
             facts = f"down for {format_age(message.at - notice.since)}"
@@ -49,12 +46,12 @@ def _facts(message: AlertMessage) -> str:
         return f"{facts} · {format_time(message.at)} [{message.rule_id}]"
     info = metric_info(message.metric)
     facts = f"{info.label} {info.format(message.value)}"
-    if message.op is not None:
-        facts += f" ({format_condition(message.metric, message.op, message.threshold)})"
-    elif message.threshold is not None:
-        facts += f" (threshold {info.format(message.threshold)})"
     if message.previous is not None:
         facts += f", {format_change(message.metric, message.value, message.previous)}"
+    if message.op is not None:
+        facts += f" (rule: {format_condition(message.metric, message.op, message.threshold)})"
+    elif message.threshold is not None:
+        facts += f" (threshold {info.format(message.threshold)})"
     return f"{facts} · via {message.source} · {format_time(message.at)} [{message.rule_id}]"
 
 
@@ -64,7 +61,7 @@ def _components(message: AlertMessage) -> list[str]:
 
 def console_line(message: AlertMessage) -> str:
     """Word an alert as one plain line, the regime's components included."""
-    line = f"{_headline(message)} — {_facts(message)}"
+    line = f"{alert_headline(message)} — {_facts(message)}"
     components = _components(message)
     if components:
         line += " · " + "; ".join(components)
@@ -73,7 +70,7 @@ def console_line(message: AlertMessage) -> str:
 
 def webhook_text(message: AlertMessage) -> str:
     """Word an alert as the webhook payload's plain `text`: a headline line, then any components."""
-    return "\n".join([f"{_headline(message)} — {_facts(message)}", *_components(message)])
+    return "\n".join([f"{alert_headline(message)} — {_facts(message)}", *_components(message)])
 
 
 class ConsoleNotifier:

@@ -11,21 +11,34 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from bot.model.metrics import FEED_NOTICES
+from bot.model.metrics import FEED_NOTICES, Lean, lean_of, opposite
 from bot.model.regime import Reading, Verdict, component_label
 from bot.model.rules import ALL_OPS, Op, Rule, op_rises
 
 AlertState = Literal["firing", "resolved"]
 # Which way a rule's metric moves when the rule fires.
 Direction = Literal["rise", "fall"]
-# How an alert looks: every front-end marks (and Discord colours) an alert by its tone.
-Tone = Literal["rise", "fall", "resolved", "down", "back"]
+# How an alert looks: every front-end marks it, and Discord colours it, by its tone. A rule's
+# alert is risk-on or risk-off by what its metric's move means (`MetricInfo.rising`), a
+# resolution the opposite of its firing; a rule on a metric without a known meaning is `alert`
+# when it fires and `resolved` when it ends; operator notices are `down` and `back`.
+Tone = Literal["risk-on", "risk-off", "alert", "resolved", "down", "back"]
 TONE_MARKS: dict[Tone, str] = {
-    "rise": "📈",
-    "fall": "📉",
+    "risk-on": "🟢",
+    "risk-off": "🔴",
+    "alert": "🔵",
     "resolved": "⚪",
     "down": "⚠️",
     "back": "✅",
+}
+# Discord's embed colour for each tone: the same colour as the tone's mark.
+TONE_COLOURS: dict[Tone, int] = {
+    "risk-on": 0x2ECC71,
+    "risk-off": 0xE74C3C,
+    "alert": 0x3498DB,
+    "resolved": 0x95A5A6,
+    "down": 0xE67E22,
+    "back": 0x2ECC71,
 }
 # The rule id and metric of operator notices about a feed.
 NOTICE_PREFIX = "source-down:"
@@ -37,6 +50,11 @@ def direction_of(op: Op | None) -> Direction | None:
     if op is None:
         return None
     return "rise" if op_rises(op) else "fall"
+
+
+def lean_tone(lean: Lean | None) -> Tone:
+    """Return the tone of a firing rule whose move means `lean` (None: no known meaning)."""
+    return "alert" if lean is None else lean
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,21 +100,49 @@ class AlertMessage:
         return "notice" if self.notice is not None else "rule"
 
     @property
-    def tone(self) -> Tone:
-        """Return how to mark this alert: by the rule's direction, or the notice's state."""
-        if self.notice is not None:
-            return "down" if self.state == "firing" else "back"
-        if self.state == "resolved":
-            return "resolved"
+    def fired_on(self) -> Direction:
+        """Return the way the rule's metric moved when it fired."""
         if self.direction is not None:
             return self.direction
         # An old event without its condition: the way the value moved is the next best guess.
         reference = self.previous if self.previous is not None else self.threshold
-        return "fall" if reference is not None and self.value < reference else "rise"
+        moved_down = reference is not None and self.value < reference
+        if self.state == "resolved":
+            # A resolution moves back: a value now above where it was had fallen to fire.
+            moved_down = reference is not None and self.value > reference
+        return "fall" if moved_down else "rise"
+
+    @property
+    def lean(self) -> Lean | None:
+        """Return what this alert means for the rotation thesis; None when nothing is known.
+
+        A firing means what its metric's move means; a resolution the opposite, a move toward
+        risk-off when a risk-on signal ends. Notices have no lean.
+        """
+        if self.notice is not None:
+            return None
+        lean = lean_of(self.metric, self.fired_on == "rise")
+        if lean is None or self.state == "firing":
+            return lean
+        return opposite(lean)
+
+    @property
+    def tone(self) -> Tone:
+        """Return how to mark this alert: by its lean, else its state."""
+        if self.notice is not None:
+            return "down" if self.state == "firing" else "back"
+        lean = self.lean
+        if lean is None:
+            return "resolved" if self.state == "resolved" else "alert"
+        return lean
 
     @property
     def mark(self) -> str:
         return TONE_MARKS[self.tone]
+
+    @property
+    def colour(self) -> int:
+        return TONE_COLOURS[self.tone]
 
 
 def encode_detail(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.model.evaluation import EventKind, RuleState, evaluate, seed_high
-from bot.model.formatting import MINUS, format_age, format_time
+from bot.model.formatting import format_age, format_fraction, format_time
 from bot.model.metrics import metric_info
 from bot.model.rules import Rule, format_number
 from signals.types import Sample
@@ -194,11 +194,6 @@ def _times(count: int) -> str:
     return "once" if count == 1 else f"{count} times"
 
 
-def _percent(change: float) -> str:
-    sign = MINUS if change < 0 else "+"
-    return f"{sign}{abs(change) * 100:.1f}%"
-
-
 def condition_text(rule: Rule) -> str:
     """Return the rule's condition with its re-arm level: `asi crosses above 50 (re-arms below 46)`."""
     text = rule.condition
@@ -234,7 +229,7 @@ def _aftermath_lines(aftermath: Aftermath) -> list[str]:
             continue
         parts = [
             f"{REFERENCES[c.metric]} "
-            + (_percent(c.change) if c.change is not None else "not enough history")
+            + (format_fraction(c.change) if c.change is not None else "not enough history")
             for c in changes
         ]
         lines.append(f"    {days} days later: {', '.join(parts)}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from bot.model.metrics import LatestValue, metric_info
+from bot.model.metrics import MINUS, LatestValue, metric_info
 from signals.specs.coingecko import MarketsMetric
 from signals.specs.exchange import ExchangeMetric
 from signals.specs.fred import FredMetric
@@ -132,6 +132,11 @@ def _reading(
     return Reading(key, _LABELS[key], "yes" if agrees(value) else "no", note(value))
 
 
+def _signed(value: float, shown: str) -> str:
+    """Return `shown` (the size of `value`, formatted) with the sign of `value`: `+$84.2B`."""
+    return f"{MINUS if value < 0 else '+'}{shown}"
+
+
 def _since_high(sessions: float) -> str:
     return "closed at its high" if sessions == 0 else f"high {sessions:.0f} sessions ago"
 
@@ -169,21 +174,21 @@ def assess(
             _ETH_BTC.key,
             fresh(_ETH_BTC.metric),
             lambda v: v > 0,
-            lambda v: f"{v:+.2f}% vs its 50-day average",
+            lambda v: f"{_signed(v, f'{abs(v):.2f}')}% vs its 50-day average",
             why(_ETH_BTC),
         ),
         _reading(
             _ALTBTC_MACD.key,
             fresh(_ALTBTC_MACD.metric),
             lambda v: v > 0,
-            lambda v: f"histogram {v:+.5f}",
+            lambda v: f"histogram {_signed(v, f'{abs(v):.5f}')}",
             why(_ALTBTC_MACD),
         ),
         _reading(
             _LIQUIDITY.key,
             fresh(_LIQUIDITY.metric),
             lambda v: v > 0,
-            lambda v: f"{v:+,.1f} bn over 4 weeks",
+            lambda v: f"{_signed(v, metric_info(_LIQUIDITY.metric).format(abs(v)))} over 4 weeks",
             why(_LIQUIDITY),
         ),
     )
@@ -206,7 +211,7 @@ def _dominance(
     at, earlier = before
     days = (now - at) / timedelta(days=1)
     change = now_value - earlier
-    note = f"{now_value:.2f}%, {change:+.2f} pts over {days:.0f} d"
+    note = f"{now_value:.2f}%, {_signed(change, f'{abs(change):.2f}')} pp over {days:.0f} d"
     return Reading(key, _LABELS[key], "yes" if change < 0 else "no", note)
 
 

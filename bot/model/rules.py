@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Literal
 
+from bot.model.metrics import Lean, lean_of
 from bot.model.text import digit_problem, strip_invisible
 from signals.metrics import METRICS, metric_info
 from signals.specs.coingecko import MarketsMetric
@@ -57,6 +58,12 @@ class Rule:
     def rises(self) -> bool:
         """Return True when the rule fires on a value going up."""
         return op_rises(self.op)
+
+    @property
+    def lean(self) -> Lean | None:
+        """Return what this rule firing means for the rotation thesis (its metric's declaration
+        decides); None for a metric without a known meaning."""
+        return lean_of(self.metric, self.rises)
 
     @property
     def condition(self) -> str:

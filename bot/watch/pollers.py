@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.model.formatting import format_age
 from bot.storage import StoreUnavailable
 from signals.types import FetchResult, RateLimited, Source, SourceError, Warming
 from timing import Backoff, Rng, Sleep, WallClock
@@ -165,7 +166,7 @@ class Poller:
             log.warning(
                 "source %s: the database answers again (%s)",
                 self.source.name,
-                _duration(self._clock() - self._store_down_since),
+                format_age(self._clock() - self._store_down_since),
             )
             self._store_down_since = None
 
@@ -178,7 +179,7 @@ class Poller:
                 "source %s recovered after %d failed attempts (%s)",
                 self.source.name,
                 self._failures,
-                _duration(now - self._failing_since),
+                format_age(now - self._failing_since),
             )
             if self._reported_down and self._on_recovered is not None:
                 await self._quietly(self._on_recovered(self.source.name))
@@ -219,12 +220,3 @@ class Poller:
             await step
         except Exception as exc:
             log.warning("source %s: bookkeeping failed: %s", self.source.name, exc)
-
-
-def _duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h"

@@ -17,7 +17,15 @@ from typing import Any
 import discord
 from discord import app_commands
 
-from bot.commands import BY_NAME, Caller, CommandError, CommandService
+from bot.commands import (
+    BOT_NAME,
+    BY_NAME,
+    GREETING,
+    Caller,
+    CommandError,
+    CommandService,
+    NotAllowed,
+)
 from bot.model.destinations import Destination
 from bot.model.rules import ALL_OPS
 from handlers.discord import render
@@ -31,6 +39,11 @@ log = logging.getLogger(__name__)
 Interaction = discord.Interaction[discord.Client]
 AppCommand = app_commands.Command[Any, ..., Any] | app_commands.Group
 
+# What a member without the permission is told when a command would change a channel's alerts.
+REFUSED = (
+    "Changing a server channel's alerts needs the Manage Channels permission in that channel "
+    "(or Administrator); anyone can read them."
+)
 # Discord drops an interaction not acknowledged within 3 s; a slower answer is deferred first.
 DEFER_AFTER = 2.0
 MANAGE = discord.Permissions(manage_channels=True)
@@ -167,6 +180,10 @@ class RadarCommands:
     async def _guarded(work: Callable[[], Awaitable[Reply]]) -> Reply:
         try:
             return await work()
+        except NotAllowed:
+            # The service's refusal speaks of a chat's administrators; Discord's word is the
+            # permission.
+            return Reply(REFUSED, ephemeral=True)
         except CommandError as exc:
             return Reply(exc.message, ephemeral=True)
         except Exception:
@@ -427,7 +444,11 @@ class RadarCommands:
         async def help_(interaction: Interaction) -> None:
             await self.send(interaction, Reply(help_text(commands), ephemeral=True))
 
-        return [*commands, help_]
+        @app_commands.command(name="start", description=_about("start"))
+        async def start(interaction: Interaction) -> None:
+            await self.send(interaction, Reply(start_text(commands)))
+
+        return [*commands, help_, start]
 
 
 def help_text(commands: Sequence[AppCommand]) -> str:
@@ -438,9 +459,15 @@ def help_text(commands: Sequence[AppCommand]) -> str:
         for sub in subcommands:
             if isinstance(sub, app_commands.Command):
                 lines.append(f"`{usage(sub)}` — {sub.description}")
-    lines.append("`/help` — List the commands")
+    lines.append(f"`/help` — {_about('help')}")
+    lines.append(f"`/start` — {_about('start')}")
     lines.append("Changing a server channel's alerts needs the Manage Channels permission.")
     return "\n".join(lines)
+
+
+def start_text(commands: Sequence[AppCommand]) -> str:
+    """Return `/start`: what the bot does and where to begin (Telegram's words), then /help's."""
+    return f"**{BOT_NAME}** {GREETING}\n\n{help_text(commands)}"
 
 
 def _where(channel: app_commands.AppCommandChannel | None) -> str:

@@ -15,22 +15,25 @@ from bot.commands import (
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    UniverseCoin,
+    UniverseStatus,
 )
-from bot.model.alerts import AlertMessage, FeedNotice, Tone
+from bot.model.alerts import TONE_MARKS, AlertMessage, FeedNotice, lean_tone
 from bot.model.backtest import Backtest, brief, report_lines
-from bot.model.formatting import format_age, format_change, format_condition, format_time
+from bot.model.formatting import (
+    alert_headline,
+    format_age,
+    format_ago,
+    format_change,
+    format_condition,
+    format_fraction,
+    format_time,
+    join_capped,
+)
 from bot.model.metrics import metric_info
 from bot.model.regime import VERDICT_MARKS, Reading
-from handlers.discord.layout import EmbedSpec, Field, truncate
+from handlers.discord.layout import FIELD_VALUE_LIMIT, EmbedSpec, Field, truncate
 
-# Each tone's embed colour; the same tone gives Telegram's mark (`TONE_MARKS`), so both agree.
-TONE_COLOURS: dict[Tone, int] = {
-    "rise": 0x2ECC71,
-    "fall": 0xE74C3C,
-    "resolved": 0x95A5A6,
-    "down": 0xE67E22,
-    "back": 0x2ECC71,
-}
 STATUS_COLOUR = 0x5865F2
 STALE_MARK = "⚠️"
 
@@ -52,20 +55,19 @@ def alert_embed(message: AlertMessage) -> EmbedSpec:
     if message.notice is not None:
         return _notice_embed(message, message.notice)
     info = metric_info(message.metric)
-    resolved = "Resolved: " if message.state == "resolved" else ""
     fields = [Field("Value", f"**{info.format(message.value)}** `{message.metric}`", True)]
     condition = _condition(message)
     if condition is not None:
-        fields.append(Field("Condition", condition, True))
+        fields.append(Field("Rule", condition, True))
     if message.previous is not None:
         change = format_change(message.metric, message.value, message.previous)
         fields.append(Field("Change", change, True))
     fields.append(Field("Provider", message.source or "unknown", True))
     return EmbedSpec(
-        title=f"{message.mark} {resolved}{message.rule_description}",
+        title=alert_headline(message),
         description=_readings(message.components),
         fields=tuple(fields),
-        colour=TONE_COLOURS[message.tone],
+        colour=message.colour,
         timestamp=message.at,
         footer=f"rule {message.rule_id} · alert #{message.event_id}",
     )
@@ -81,10 +83,10 @@ def _notice_embed(message: AlertMessage, notice: FeedNotice) -> EmbedSpec:
         )
         fields.append(Field("For", age, True))
     return EmbedSpec(
-        title=f"{message.mark} Feed {notice.feed} {'is down' if down else 'answers again'}",
+        title=alert_headline(message),
         description=f"Error: {notice.error}" if down and notice.error else "",
         fields=tuple(fields),
-        colour=TONE_COLOURS[message.tone],
+        colour=message.colour,
         timestamp=message.at,
         footer=f"rule {message.rule_id} · alert #{message.event_id}",
     )
@@ -92,7 +94,7 @@ def _notice_embed(message: AlertMessage, notice: FeedNotice) -> EmbedSpec:
 
 def _metric_field(row: MetricStatus) -> Field:
     lines = [f"**{row.formatted}**" if row.value is not None else "no data yet"]
-    seen = [format_age(row.age) + " ago" if row.age is not None else "", row.source or ""]
+    seen = [format_ago(row.age) if row.age is not None else "", row.source or ""]
     if any(seen):
         lines.append(" · ".join(part for part in seen if part))
     if row.stale:
@@ -108,6 +110,39 @@ def _regime_field(regime: RegimeStatus) -> Field:
     return Field(f"Risk-on regime: {regime.score_text()}{mark}", "\n".join(lines), False)
 
 
+def _universe_fields(universe: UniverseStatus) -> tuple[Field, ...]:
+    if universe.at is None:
+        return (Field("ASI universe", "not computed yet", False),)
+    if universe.bitcoin_change is not None:
+        headline = (
+            f"Bitcoin over 90 days: **{format_fraction(universe.bitcoin_change)}** · "
+            f"{len(universe.beat)} of {universe.counted} coins beat it"
+        )
+    else:
+        headline = "Bitcoin has no close from 90 days ago yet"
+    fields = [Field(f"ASI universe · {format_time(universe.at)}", headline, False)]
+    groups = (
+        ("✅ Beat Bitcoin", universe.beat),
+        ("❌ Behind", universe.behind),
+        ("❔ No 90-day close", universe.without_history),
+    )
+    fields += [Field(f"{t} ({len(c)})", _coins(c), False) for t, c in groups if c]
+    if universe.excluded:
+        reasons = [f"{', '.join(s)} ({r})" for r, s in universe.excluded_by_reason()]
+        shown = join_capped(reasons, FIELD_VALUE_LIMIT, "; ")
+        fields.append(Field(f"🚫 Excluded ({len(universe.excluded)})", shown, False))
+    return tuple(fields)
+
+
+def _coins(coins: Sequence[UniverseCoin]) -> str:
+    items = [
+        f"{coin.symbol} {format_fraction(coin.change)}" if coin.change is not None else coin.symbol
+        for coin in coins
+    ]
+    # Cut here, where what does not fit is counted; the layout would cut mid-word.
+    return join_capped(items, FIELD_VALUE_LIMIT)
+
+
 def status_embed(report: StatusReport) -> EmbedSpec:
     """Render `/status`: one field per metric, the firing rules in the description."""
     if report.rules or len(report.metrics) == 1:
@@ -116,7 +151,9 @@ def status_embed(report: StatusReport) -> EmbedSpec:
             or "No built-in rule watches it; add your own with `/alert add`."
         )
     elif report.firing:
-        firing = "\n".join(f"🔥 `{r.id}` — {r.description}" for r in report.firing)
+        firing = "\n".join(
+            f"{TONE_MARKS[lean_tone(r.lean)]} `{r.id}` — {r.description}" for r in report.firing
+        )
     else:
         firing = "No rule is firing."
     if not any(m.value is not None for m in report.metrics):
@@ -127,6 +164,7 @@ def status_embed(report: StatusReport) -> EmbedSpec:
         fields=(
             *((_regime_field(report.regime),) if report.regime is not None else ()),
             *(_metric_field(row) for row in report.metrics),
+            *(_universe_fields(report.universe) if report.universe is not None else ()),
         ),
         colour=STATUS_COLOUR,
         timestamp=report.generated_at,
@@ -143,9 +181,10 @@ def rules_text(rules: Sequence[RuleInfo], *, custom_only: bool = False) -> str:
     lines = [heading]
     for rule in rules:
         tick = "✅ " if rule.subscribed else ""
+        lean = f", {rule.lean}" if rule.lean is not None else ""
         now = rule.now_text()
         state = f" — **{now}**" if now else ""
-        lines.append(f"{tick}`{rule.id}` {rule.description} (`{rule.condition}`){state}")
+        lines.append(f"{tick}`{rule.id}` {rule.description} (`{rule.condition}`{lean}){state}")
     return "\n".join(lines)
 
 
@@ -209,7 +248,7 @@ def _summary(alert: AlertMessage) -> str:
     text = f"{info.label} **{info.format(alert.value)}**"
     condition = _condition(alert)
     if condition is not None:
-        text += f" ({condition})"
+        text += f" (rule: {condition})"
     return ("resolved · " if alert.state == "resolved" else "") + text
 
 

@@ -81,8 +81,12 @@ class Poller:
                 await self._sleep(wait)
                 continue
             except TelegramError as exc:
-                what = "polling" if self.prepared else "connecting to"
-                self._troubled("error", f"Telegram {what} failed ({exc.message}); retrying")
+                what = (
+                    "Telegram polling (getUpdates)"
+                    if self.prepared
+                    else "Connecting to Telegram (getMe, setMyCommands, deleteWebhook)"
+                )
+                self._troubled("error", f"{what} failed: {exc.message}; retrying with backoff")
                 await self._sleep(self._backoff.delay(self._failures))
                 continue
             self._recovered()

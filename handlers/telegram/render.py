@@ -7,7 +7,9 @@ import re
 from collections.abc import Sequence
 
 from bot.commands import (
+    BOT_NAME,
     COMMANDS,
+    GREETING,
     EventInfo,
     MetricStatus,
     MuteInfo,
@@ -15,10 +17,21 @@ from bot.commands import (
     RuleInfo,
     StatusReport,
     SubscriptionChange,
+    UniverseCoin,
+    UniverseStatus,
 )
-from bot.model.alerts import AlertMessage, FeedNotice
+from bot.model.alerts import TONE_MARKS, AlertMessage, FeedNotice, lean_tone
 from bot.model.backtest import Backtest, brief, report_lines
-from bot.model.formatting import format_age, format_change, format_condition, format_time
+from bot.model.formatting import (
+    alert_headline,
+    format_age,
+    format_ago,
+    format_change,
+    format_condition,
+    format_fraction,
+    format_time,
+    join_capped,
+)
 from bot.model.metrics import metric_info
 from bot.model.regime import VERDICT_MARKS, Reading
 
@@ -28,6 +41,9 @@ MAX_MESSAGE = 4096
 # went out. A rule's description is cut shorter still.
 MAX_ALERT_TEXT = 1500
 MAX_DESCRIPTION = 300
+# Each list of the ASI universe is cut here (plain text), so `/status asi` with four full
+# lists, the metric and the firing rules stays inside one 4,096-character message.
+MAX_UNIVERSE_LIST = 650
 
 
 def escape(value: object) -> str:
@@ -53,11 +69,7 @@ def render_help() -> str:
 
 def render_start() -> str:
     """Return the greeting: what the bot does, then the commands."""
-    return (
-        "<b>Risk-On Radar</b> watches the signals behind the small-caps-then-altcoins rotation "
-        "and tells this chat the moment a rule you subscribe to fires.\n"
-        "Start with /rules, then /subscribe.\n\n" + render_help()
-    )
+    return f"<b>{escape(BOT_NAME)}</b> {escape(GREETING)}\n\n{render_help()}"
 
 
 def render_status(report: StatusReport, metric: str | None = None) -> str:
@@ -67,6 +79,8 @@ def render_status(report: StatusReport, metric: str | None = None) -> str:
     else:
         body = _metric_table(report.metrics)
     parts = [f"<b>Status</b> · {escape(format_time(report.generated_at))}", body]
+    if report.universe is not None:
+        parts.append(_universe(report.universe))
     if report.regime is not None:
         parts.append(_regime(report.regime))
     if metric is not None:
@@ -81,7 +95,8 @@ def render_status(report: StatusReport, metric: str | None = None) -> str:
             parts.append("No built-in rule watches it; add your own with /alert.")
     elif report.firing:
         firing = "\n".join(
-            f"• <code>{escape(r.id)}</code> — {escape(r.description)}" for r in report.firing
+            f"{TONE_MARKS[lean_tone(r.lean)]} <code>{escape(r.id)}</code> — {escape(r.description)}"
+            for r in report.firing
         )
         parts.append(f"<b>Firing</b>\n{firing}")
     else:
@@ -98,15 +113,50 @@ def _regime(regime: RegimeStatus) -> str:
     return "\n".join(lines)
 
 
+def _universe(universe: UniverseStatus) -> str:
+    if universe.at is None:
+        return "<b>ASI universe</b>: not computed yet"
+    lines = [f"<b>ASI universe</b> · {escape(format_time(universe.at))}"]
+    if universe.bitcoin_change is not None:
+        btc = format_fraction(universe.bitcoin_change)
+        lines.append(
+            f"Bitcoin over 90 days: <b>{escape(btc)}</b> · "
+            f"{len(universe.beat)} of {universe.counted} coins beat it"
+        )
+    else:
+        lines.append("Bitcoin has no close from 90 days ago yet")
+    groups = (
+        ("✅ Beat Bitcoin", universe.beat),
+        ("❌ Behind", universe.behind),
+        ("❔ No 90-day close", universe.without_history),
+    )
+    lines += [f"{title} ({len(coins)}): {_coins(coins)}" for title, coins in groups if coins]
+    if universe.excluded:
+        reasons = [
+            f"{', '.join(symbols)} ({reason})" for reason, symbols in universe.excluded_by_reason()
+        ]
+        shown = join_capped(reasons, MAX_UNIVERSE_LIST, "; ")
+        lines.append(f"🚫 Excluded ({len(universe.excluded)}): {escape(shown)}")
+    return "\n".join(lines)
+
+
+def _coins(coins: Sequence[UniverseCoin]) -> str:
+    items = [
+        f"{coin.symbol} {format_fraction(coin.change)}" if coin.change is not None else coin.symbol
+        for coin in coins
+    ]
+    return escape(join_capped(items, MAX_UNIVERSE_LIST))
+
+
 def _metric_table(metrics: Sequence[MetricStatus]) -> str:
     if not metrics:
         return "No metric has a value yet."
-    rows = [("metric", "value", "age", "source")]
+    rows = [("metric", "value", "updated", "source")]
     rows += [
         (
             m.metric + ("*" if m.stale else ""),
             m.formatted if m.value is not None else "-",
-            format_age(m.age) if m.age is not None else "-",
+            format_ago(m.age) if m.age is not None else "-",
             m.source or "-",
         )
         for m in metrics
@@ -130,7 +180,7 @@ def _metric_detail(m: MetricStatus) -> str:
     lines = [f"<b>{escape(m.label)}</b> (<code>{escape(m.metric)}</code>)"]
     lines.append(f"Value: <b>{escape(m.formatted)}</b>" if m.value is not None else "Value: none")
     if m.at is not None:
-        age = f" ({escape(format_age(m.age))} ago)" if m.age is not None else ""
+        age = f" ({escape(format_ago(m.age))})" if m.age is not None else ""
         lines.append(f"As of: {escape(format_time(m.at))}{age}")
     lines.append(f"Source: {escape(m.source or '-')}")
     if m.stale:
@@ -151,9 +201,10 @@ def render_rules(rules: Sequence[RuleInfo]) -> str:
 
 def _rule_line(rule: RuleInfo) -> str:
     mark = "✅" if rule.subscribed else "▫️"
+    lean = f"{rule.lean}; " if rule.lean is not None else ""
     return (
         f"{mark} <code>{escape(rule.id)}</code> — {escape(rule.description)} "
-        f"<i>({escape(rule.condition)}; {escape(rule.now_text() or rule.state)})</i>"
+        f"<i>({escape(rule.condition)}; {lean}{escape(rule.now_text() or rule.state)})</i>"
     )
 
 
@@ -269,11 +320,11 @@ def _condition(message: AlertMessage) -> str | None:
 
 
 def _value_line(message: AlertMessage, *, bold: bool) -> str:
-    """Return `<label>: <value> (<condition>)`, the one place an alert states its value."""
+    """Return `<label>: <value> (rule: <condition>)`, the one place an alert states its value."""
     value = escape(format_value(message.metric, message.value))
     line = f"{escape(metric_info(message.metric).label)}: {f'<b>{value}</b>' if bold else value}"
     condition = _condition(message)
-    return line + (f" ({escape(condition)})" if condition else "")
+    return line + (f" (rule: {escape(condition)})" if condition else "")
 
 
 def _summary(alert: AlertMessage) -> str:
@@ -294,9 +345,8 @@ def render_alert(message: AlertMessage) -> str:
     """
     if message.notice is not None:
         return _render_notice(message, message.notice)
-    resolved = "Resolved: " if message.state == "resolved" else ""
     description = _clip(message.rule_description, MAX_DESCRIPTION)
-    lines = [f"{message.mark} <b>{escape(resolved + description)}</b>"]
+    lines = [f"<b>{escape(alert_headline(message, description))}</b>"]
     lines.append(_value_line(message, bold=True))
     if message.previous is not None:
         change = format_change(message.metric, message.value, message.previous)
@@ -315,24 +365,20 @@ def _readings(readings: Sequence[Reading]) -> str:
 
 
 def _render_notice(message: AlertMessage, notice: FeedNotice) -> str:
-    feed = escape(notice.feed)
-    lines = []
+    lines = [f"<b>{escape(alert_headline(message))}</b>"]
     if message.state == "firing":
-        lines.append(f"{message.mark} <b>Feed {feed} is down</b>")
         if notice.since is not None:
             lines.append(
-                f"Failing since {escape(format_time(notice.since))} "
-                f"({escape(format_age(message.at - notice.since))})"
+                f"Failing for {escape(format_age(message.at - notice.since))}, since "
+                f"{escape(format_time(notice.since))}"
             )
         if notice.error:
             lines.append(f"Error: {escape(_clip(notice.error, MAX_ALERT_TEXT))}")
-    else:
-        lines.append(f"{message.mark} <b>Feed {feed} answers again</b>")
-        if notice.since is not None:
-            lines.append(
-                f"Down for {escape(format_age(message.at - notice.since))}, since "
-                f"{escape(format_time(notice.since))}"
-            )
+    elif notice.since is not None:
+        lines.append(
+            f"Down for {escape(format_age(message.at - notice.since))}, since "
+            f"{escape(format_time(notice.since))}"
+        )
     lines.append(f"<code>{escape(message.rule_id)}</code> · {escape(format_time(message.at))}")
     return "\n".join(lines)
 

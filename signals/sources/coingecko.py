@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic
@@ -32,17 +32,20 @@ from signals.asi import (
     Exclusions,
     altcoin_season,
     closes_frame,
+    describe_universe,
+    is_pegged,
     load_exclusions,
     publish,
+    rank_candidates,
     reference_closes,
     reference_day,
-    select_universe,
 )
 from signals.history import MarketHistory
 from signals.http import DEFAULT_TIMEOUT, FeedClient, HttpRefused
 from signals.market import MarketCoin, MarketTotals
 from signals.payload import Payload, SkipLog, is_number
 from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceError, Stale
+from signals.universe import PEGGED, AsiUniverse, ExcludedCoin
 from signals.volume import METRIC as VOLUME_METRIC
 from signals.volume import SERIES as VOLUME_SERIES
 from signals.volume import seed_volumes, universe_volume, volume_ratio, window
@@ -69,6 +72,8 @@ _RESEND_DAYS = 5
 RATE_LIMIT_HOLD = 60.0
 # Coins named in one summary line; the rest are counted.
 _NAMED = 5
+# A back-fill reports its progress every this many coins (about 12 s at the keyless rate).
+_PROGRESS_EVERY = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +164,14 @@ class CoinGeckoClient:
                 _named(skipped),
             )
         return tuple(coins)
+
+    async def category_names(self) -> dict[str, str]:
+        """Return every CoinGecko category id with its name from `/coins/categories/list`."""
+        body = await self._get("/coins/categories/list")
+        if body.length() == 0:
+            # Read as "every category is gone", it would let every stablecoin into the ASI.
+            raise body.fail("empty category list")
+        return {entry["category_id"].text(): entry["name"].text() for entry in body.items()}
 
     async def category_members(self, category: str, per_page: int = PAGE_SIZE) -> frozenset[str]:
         """Return the ids of the largest `per_page` coins in a CoinGecko category, one call."""
@@ -274,11 +287,19 @@ class CoinGeckoMarkets:
     Those are read from the `MarketHistory` once per reference day and kept; a coin whose
     reference close is not stored is back-filled from `/coins/{id}/market_chart`: every coin on
     a cold start (paced by the client, progress logged), afterwards a coin new to the top 50.
-    Category membership costs one call per excluded category, once a day. Between 00:00 and
+    Category membership costs one call per excluded category plus one for CoinGecko's list of
+    categories (whose names label the excluded coins), once a day. Between 00:00 and
     01:00 UTC the first refresh stores every ranked coin's price as the previous day's close, so
     stored history keeps growing without history calls.
 
-    The other metrics cost no call of their own. `altbtc_macd`, `altbtc_rsi` and `altbtc_index` read the
+    The universe is the 50 largest coins left once Bitcoin, the excluded categories' members and
+    the listed coins are out, and then every coin whose stored daily closes over the 90 days
+    never left +-2 % of one price (`signals.asi.is_pegged`); a pegged coin makes room for the
+    next one, back-filled like any newcomer. `asi_universe()` returns the last refresh's
+    universe, each coin's change and each exclusion's reason, for `/status asi`.
+
+    The other metrics cost no call of their own. `altbtc_macd`, `altbtc_rsi` and
+    `altbtc_index` read the
     universe's and Bitcoin's stored closes (`signals.altbtc`) once per day and universe; the
     first time each is published, its earlier days go out as `FetchResult.history`, later
     refreshes re-send the newest few days. `alt_volume_ratio` sums the universe's volumes from
@@ -309,14 +330,17 @@ class CoinGeckoMarkets:
         self._backfill_days = backfill_days
         self._category_ttl = category_ttl
         self._category_retry = category_retry
-        self._categories: frozenset[str] | None = None
+        self._categories: dict[str, str] | None = None
         self._categories_due: datetime | None = None
         self._snapshot_day: date | None = None
         self._refs_day: date | None = None
         self._refs: dict[str, float | None] = {}
+        # Per reference day, like the references: whether a coin's 90 days of closes were flat.
+        self._pegged: dict[str, bool] = {}
         self._attempted: dict[str, date] = {}
         self._first_close: dict[str, date] = {}
         self._universe: tuple[MarketCoin, ...] = ()
+        self._described: AsiUniverse | None = None
         self._altbtc_days = altbtc_days
         self._altbtc_day: date | None = None
         # Per universe, so a coin swapping places with the 50th and back costs no second read.
@@ -327,15 +351,21 @@ class CoinGeckoMarkets:
         # Volumes from back-fills not yet turned into daily sums: kept across a cut-short one.
         self._fetched_volumes: dict[str, dict[date, float]] = {}
         self._failing: set[str] = set()
-        self._progress: str | None = None
+        self._warming: str | None = None
+        # Told how a back-fill gets on (`ReportsProgress`): `python -m bot status` prints it.
+        self.on_progress: Callable[[str], None] | None = None
 
     def warming(self) -> str | None:
         """Return the back-fill's progress while one runs, else None."""
-        return self._progress
+        return self._warming
 
     def alt_symbols(self) -> tuple[str, ...]:
         """Return the current ASI universe's symbols, upper-case, largest market cap first."""
         return tuple(coin.symbol.upper() for coin in self._universe)
+
+    def asi_universe(self) -> AsiUniverse | None:
+        """Return the universe of the last refresh that ranked the market, or None before one."""
+        return self._described
 
     async def fetch(self, now: datetime) -> FetchResult:
         """Refresh the ranking and publish every metric, or mark each stale with the reason."""
@@ -345,12 +375,18 @@ class CoinGeckoMarkets:
         if BITCOIN not in by_id:
             raise BadPayload(PROVIDER, "bitcoin.current_price", "bitcoin missing or unpriced")
         await self._save_midnight_closes(coins, now)
-        self._universe = select_universe(coins, self._exclusions, members, self._universe_size)
+        candidates, excluded = rank_candidates(coins, self._exclusions, members)
+        self._universe, pegged = await self._select(candidates, now)
         universe = [coin.id for coin in self._universe]
-        references = await self._references([BITCOIN, *universe], now)
+        references = pd.Series(
+            {coin: self._refs[coin] for coin in (BITCOIN, *universe)}, dtype="float64"
+        )
         prices = {coin: by_id[coin].price for coin in (BITCOIN, *universe)}
         reading = altcoin_season(prices, references, universe, self._min_history)
         outcome = publish(reading, now, PROVIDER, {coin.id: coin.symbol for coin in coins})
+        self._described = describe_universe(
+            reading, self._universe, (*excluded, *pegged), outcome, now
+        )
         asi = FetchResult(samples=(outcome,)) if isinstance(outcome, Sample) else _stale(outcome)
         caps = universe_weights(self._universe)
         altbtc = await self._guarded(
@@ -436,10 +472,39 @@ class CoinGeckoMarkets:
             log.info("alt volume: stored %d past days of sums from fetched history", len(fresh))
         self._fetched_volumes = {}
 
-    async def _references(self, coins: Sequence[str], now: datetime) -> pd.Series:
+    async def _select(
+        self, candidates: Sequence[MarketCoin], now: datetime
+    ) -> tuple[tuple[MarketCoin, ...], tuple[ExcludedCoin, ...]]:
+        """Return the universe, largest first, and the candidates above its end found pegged.
+
+        Closes are loaded (and back-filled) for as many candidates as places are left, so a
+        pegged coin costs one more candidate's history, not the whole ranking's.
+        """
+        kept: list[MarketCoin] = []
+        pegged: list[ExcludedCoin] = []
+        queue = list(candidates)
+        wanted = [BITCOIN]
+        while queue and len(kept) < self._universe_size:
+            batch, queue = (
+                queue[: self._universe_size - len(kept)],
+                queue[self._universe_size - len(kept) :],
+            )
+            await self._load([*wanted, *(coin.id for coin in batch)], now)
+            wanted = []
+            for coin in batch:
+                if self._pegged.get(coin.id, False):
+                    pegged.append(ExcludedCoin(coin.id, coin.symbol, coin.name, coin.rank, PEGGED))
+                else:
+                    kept.append(coin)
+        if wanted:
+            await self._load(wanted, now)  # no candidate at all: Bitcoin's reference still counts
+        return tuple(kept), tuple(pegged)
+
+    async def _load(self, coins: Sequence[str], now: datetime) -> None:
+        """Know each coin's reference close and whether it is pegged, back-filling if need be."""
         ref_day = reference_day(now)
         if ref_day != self._refs_day:
-            self._refs_day, self._refs = ref_day, {}
+            self._refs_day, self._refs, self._pegged = ref_day, {}, {}
         since = ref_day - timedelta(days=TOLERANCE_DAYS)
         unknown = [coin for coin in coins if coin not in self._refs]
         stored = {coin: await self._history.closes(coin, since) for coin in unknown}
@@ -448,9 +513,13 @@ class CoinGeckoMarkets:
         today = now.astimezone(UTC).date()
         fetched = await self._backfill(self._worth_fetching(lacking, ref_day, today), today)
         found.update(_references_in(fetched, ref_day))
+        windows = {**stored, **fetched}
+        for coin in unknown:
+            # Judged only over a full window: a younger coin has no change to inflate the index.
+            closes = [c for day, c in windows[coin].items() if since <= day < today]
+            self._pegged[coin] = found[coin] is not None and is_pegged(closes)
         # Kept only once the back-fill is through: one cut short must be resumed, not forgotten.
         self._refs.update(found)
-        return pd.Series({coin: self._refs[coin] for coin in coins}, dtype="float64")
 
     def _worth_fetching(self, lacking: Sequence[str], ref_day: date, today: date) -> list[str]:
         worth = []
@@ -477,14 +546,23 @@ class CoinGeckoMarkets:
         fetched: dict[str, dict[date, float]] = {}
         oldest_volume = window(today)[0]
         missing: list[str] = []
+        self._progress(
+            f"ASI back-fill: fetching {self._backfill_days} days of closes for "
+            f"{_coins(len(coins))} from CoinGecko, {_about(len(coins) * pacer.interval)} at "
+            f"{60 / pacer.interval:.0f} calls/min"
+        )
         try:
             for done, coin in enumerate(coins, start=1):
-                self._progress = f"back-fill {done - 1} of {len(coins)} coins"
+                self._warming = f"back-fill {done - 1} of {len(coins)} coins"
                 await self._backfill_one(coin, today, oldest_volume, fetched, missing)
                 if done % 10 == 0 or done == len(coins):
                     log.info("asi back-fill: %d/%d coins done", done, len(coins))
+                if done % _PROGRESS_EVERY == 0 or done == len(coins):
+                    left = (len(coins) - done) * pacer.interval
+                    rest = f", {_about(left)} left" if done < len(coins) else ""
+                    self._progress(f"ASI back-fill: {done}/{len(coins)} coins{rest}")
         finally:
-            self._progress = None
+            self._warming = None
             if len(missing) > 1:
                 # The episode's end: the coins after the first were counted, not logged one by one.
                 log.warning(
@@ -494,6 +572,10 @@ class CoinGeckoMarkets:
                     _named(missing),
                 )
         return fetched
+
+    def _progress(self, line: str) -> None:
+        if self.on_progress is not None:
+            self.on_progress(line)
 
     async def _backfill_one(
         self,
@@ -522,14 +604,28 @@ class CoinGeckoMarkets:
         self._first_close[coin] = min(closes, default=today)
         fetched[coin] = closes
 
-    async def _category_members(self, now: datetime) -> frozenset[str]:
+    async def _category_members(self, now: datetime) -> Mapping[str, str]:
+        """Return each excluded category's members mapped to the category's name, daily."""
         due = self._categories_due
         if self._categories is not None and due is not None and now < due:
             return self._categories
-        members: set[str] = set()
+        members: dict[str, str] = {}
         try:
-            for category in self._exclusions.categories:
-                members |= await self._client.category_members(category)
+            listed = await self._client.category_names()
+            gone = [c for c in self._exclusions.categories if c not in listed]
+            if gone:
+                # A renamed id would exclude nothing from then on: say so, and spare the call.
+                log.warning(
+                    "asi: CoinGecko no longer lists the excluded categories %s; skipped",
+                    ", ".join(gone),
+                )
+            for category, fallback in self._exclusions.categories.items():
+                if category in gone:
+                    continue
+                name = listed.get(category) or fallback
+                for coin in await self._client.category_members(category):
+                    # The first category listed in the exclusions names a coin in several.
+                    members.setdefault(coin, name)
         except SourceError as exc:
             if self._categories is None:
                 raise
@@ -538,7 +634,7 @@ class CoinGeckoMarkets:
             )
             self._categories_due = now + self._category_retry
             return self._categories
-        self._categories = frozenset(members)
+        self._categories = members
         self._categories_due = now + self._category_ttl
         return self._categories
 
@@ -562,6 +658,13 @@ def _references_in(
         value = found.get(coin)
         result[coin] = None if value is None or pd.isna(value) else float(value)
     return result
+
+
+def _about(seconds: float) -> str:
+    """Return a rough duration: `about 40 s`, `about 2 min`."""
+    if seconds < 90:
+        return f"about {max(1, round(seconds))} s"
+    return f"about {round(seconds / 60)} min"
 
 
 def _coins(count: int) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -38,6 +39,8 @@ from signals.types import (
 )
 
 log = logging.getLogger(__name__)
+# ccxt messages start with the exchange id, the method and the full URL.
+_URL = re.compile(r"\S+://\S+\s*")
 
 DEFAULT_PRIMARY = "binance"
 DEFAULT_FALLBACKS = ("kraken", "coinbase")
@@ -155,6 +158,30 @@ def trend_of_completed(candles: Payload, days: int, now: datetime) -> Trend | No
     return Trend(closed_at, close, math.fsum(c for _, c in closes[-days:]) / days)
 
 
+def ccxt_reason(exc: BaseException, exchange_id: str, otherwise: str) -> str:
+    """Return why a ccxt call failed, without the exchange id and URL ccxt puts first.
+
+    For a refused connection or a timeout ccxt's message is only `<id> GET <url>`: the reason
+    is then the network error beneath it (`ClientConnectorError: Cannot connect to host ...`),
+    else `otherwise`.
+    """
+    text = _words(exc, exchange_id)
+    if text:
+        return text
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        text = _words(cause, exchange_id)
+        if text:
+            return f"{type(cause).__name__}: {text}"
+        cause = cause.__cause__ or cause.__context__
+    return otherwise
+
+
+def _words(exc: BaseException, exchange_id: str) -> str:
+    text = _URL.sub("", str(exc)).strip()
+    return text.removeprefix(exchange_id).strip().removeprefix("GET").strip()
+
+
 class ExchangePrices:
     """The ccxt spot-price source: the primary exchange, else each fallback in order.
 
@@ -255,7 +282,8 @@ class ExchangePrices:
             return BadPayload(exchange_id, "body", str(exc))
         # Network errors, 5xx, and exchange errors such as an unknown symbol all mean
         # "no price from this exchange now"; the next exchange in the chain may have one.
-        return SourceUnavailable(exchange_id, f"{type(exc).__name__}: {exc}")
+        reason = ccxt_reason(exc, exchange_id, f"no answer from {exchange_id}")
+        return SourceUnavailable(exchange_id, f"{type(exc).__name__}: {reason}")
 
     def _block(self, exchange_id: str, now: datetime) -> None:
         self._blocked_until[exchange_id] = now + self._retry_after

@@ -27,7 +27,6 @@ used is one hour older than it could be, but never one still moving.
 from __future__ import annotations
 
 import logging
-import re
 import statistics
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from signals.http import retry_after_seconds
 from signals.payload import Payload
 from signals.sources.exchange import (
     ExchangeFactory,
+    ccxt_reason,
     header_value,
     http_status_in,
     make_exchange,
@@ -81,7 +81,7 @@ REGION_MESSAGE = (
 _PERIOD = timedelta(hours=1)
 _REGION_BLOCKED = 451
 _MULTIPLIED = "1000"
-_URL = re.compile(r"\S+://\S+\s*")
+LISTINGS = "the contract list (exchangeInfo)"
 _BRIEF = 160
 
 Ranking = Callable[[], Sequence[str]]
@@ -250,7 +250,7 @@ class AltLongShort:
             # Always reload: ccxt would otherwise hand back its cached answer, even an empty one.
             markets = await exchange.load_markets(True)
         except ccxt_errors.BaseError as exc:
-            raise _translate(exchange, exc, now) from exc
+            raise _translate(exchange, exc, now, LISTINGS) from exc
         except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
             # ccxt's market parser assumes the documented shape and crashes on anything else.
             problem = f"unexpected shape ({type(exc).__name__}: {exc})"
@@ -287,11 +287,13 @@ class AltLongShort:
         try:
             answer = await exchange.fapiDataGetGlobalLongShortAccountRatio(params)
         except ccxt_errors.BaseError as exc:
-            raise _translate(exchange, exc, now) from exc
+            what = f"the {perpetual.market_id} long/short ratio"
+            raise _translate(exchange, exc, now, what) from exc
         return newest_closed(perpetual.base, Payload(PROVIDER, answer, perpetual.market_id), now)
 
 
-def _translate(exchange: Any, exc: Exception, now: datetime) -> SourceError:
+def _translate(exchange: Any, exc: Exception, now: datetime, what: str) -> SourceError:
+    """Return the source error for ccxt's `exc`, raised while fetching `what`."""
     if isinstance(exc, ccxt_errors.RestrictedLocation) or http_status_in(exc, _REGION_BLOCKED):
         return RegionRefused(PROVIDER)
     if isinstance(exc, ccxt_errors.DDoSProtection | ccxt_errors.RateLimitExceeded):
@@ -300,12 +302,12 @@ def _translate(exchange: Any, exc: Exception, now: datetime) -> SourceError:
     if isinstance(exc, ccxt_errors.BadResponse):
         return BadPayload(PROVIDER, "body", _brief(exc))
     # 5xx, timeouts, a dropped connection, or an exchange error such as an unknown symbol.
-    return SourceUnavailable(PROVIDER, f"{type(exc).__name__}: {_brief(exc)}")
+    reason = ccxt_reason(exc, EXCHANGE_ID, "no answer from Binance")
+    return SourceUnavailable(PROVIDER, f"{type(exc).__name__} fetching {what}: {reason}")
 
 
-def _brief(exc: Exception) -> str:
-    # ccxt messages repeat the exchange id and the full URL before the status and body.
-    text = _URL.sub("", str(exc)).removeprefix(f"{EXCHANGE_ID} ").removeprefix("GET ").strip()
+def _brief(exc: BaseException) -> str:
+    text = ccxt_reason(exc, EXCHANGE_ID, "")
     return text if len(text) <= _BRIEF else f"{text[: _BRIEF - 3]}..."
 
 

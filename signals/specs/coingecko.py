@@ -38,7 +38,16 @@ class MarketsMetric(StrEnum):
 
 
 METRICS = (
-    MetricInfo(MarketsMetric.ASI, "Altcoin Season Index", "", 0, INTRADAY, 4.0, valid_range=INDEX),
+    MetricInfo(
+        MarketsMetric.ASI,
+        "Altcoin Season Index",
+        "",
+        0,
+        INTRADAY,
+        4.0,
+        valid_range=INDEX,
+        rising="risk-on",
+    ),
     MetricInfo(
         MarketsMetric.ALT_VOLUME_RATIO,
         "Altcoin volume vs 30-day mean",
@@ -48,6 +57,7 @@ METRICS = (
         0.1,
         reads=(ALT_RANKING,),
         valid_range=RATIO,
+        rising="risk-on",
     ),
     MetricInfo(
         MarketsMetric.ALTBTC_MACD,
@@ -57,6 +67,7 @@ METRICS = (
         DAILY,
         0.0,
         reads=(ALT_RANKING,),
+        rising="risk-on",
     ),
     MetricInfo(
         MarketsMetric.ALTBTC_RSI,
@@ -67,6 +78,8 @@ METRICS = (
         2.0,
         reads=(ALT_RANKING,),
         valid_range=INDEX,
+        # Alts gaining on Bitcoin; oversold (below 30) is alts at their weakest against it.
+        rising="risk-on",
     ),
     MetricInfo(
         MarketsMetric.ALTBTC_INDEX,

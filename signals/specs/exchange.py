@@ -34,7 +34,17 @@ class ExchangeMetric(StrEnum):
 
 
 METRICS = (
-    MetricInfo(ExchangeMetric.ETH_BTC, "ETH/BTC", "", 5, INTRADAY, 0.005, True, valid_range=LEVEL),
+    MetricInfo(
+        ExchangeMetric.ETH_BTC,
+        "ETH/BTC",
+        "",
+        5,
+        INTRADAY,
+        0.005,
+        True,
+        valid_range=LEVEL,
+        rising="risk-on",
+    ),
     MetricInfo(
         ExchangeMetric.ETH_BTC_VS_SMA50,
         "ETH/BTC close vs its 50-day average",
@@ -44,6 +54,7 @@ METRICS = (
         0.25,
         reads=(ExchangeMetric.ETH_BTC,),
         valid_range=ValidRange(-100, 1000, kind="a percentage difference"),
+        rising="risk-on",
     ),
     MetricInfo(
         ExchangeMetric.BTC_USD,
@@ -54,6 +65,7 @@ METRICS = (
         0.01,
         True,
         valid_range=USD_AMOUNT,
+        rising="risk-on",
     ),
     MetricInfo(
         ExchangeMetric.ETH_USD,
@@ -64,6 +76,7 @@ METRICS = (
         0.01,
         True,
         valid_range=USD_AMOUNT,
+        rising="risk-on",
     ),
     MetricInfo(
         ExchangeMetric.SOL_USD,
@@ -74,6 +87,7 @@ METRICS = (
         0.01,
         True,
         valid_range=USD_AMOUNT,
+        rising="risk-on",
     ),
 )
 

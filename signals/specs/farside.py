@@ -20,7 +20,14 @@ class FarsideMetric(StrEnum):
 
 METRICS = (
     MetricInfo(
-        FarsideMetric.BTC_ETF_FLOW, "US spot Bitcoin ETF net flow", "USD m", 1, TRADING_DAY, 10.0
+        FarsideMetric.BTC_ETF_FLOW,
+        "US spot Bitcoin ETF net flow",
+        "USD m",
+        1,
+        TRADING_DAY,
+        10.0,
+        rising="risk-on",
+        compact=True,
     ),
     MetricInfo(
         FarsideMetric.BTC_ETF_STREAK,
@@ -31,6 +38,8 @@ METRICS = (
         1.0,
         reads=(FarsideMetric.BTC_ETF_FLOW,),
         valid_range=COUNT,
+        rising="risk-on",
+        counts=True,
     ),
 )
 

@@ -19,7 +19,17 @@ class FredMetric(StrEnum):
 
 
 METRICS = (
-    MetricInfo(FredMetric.NET_LIQUIDITY, "Net liquidity", "USD bn", 1, WEEKLY, 0.005, True),
+    MetricInfo(
+        FredMetric.NET_LIQUIDITY,
+        "Net liquidity",
+        "USD bn",
+        1,
+        WEEKLY,
+        0.005,
+        True,
+        rising="risk-on",
+        compact=True,
+    ),
     MetricInfo(
         FredMetric.NET_LIQUIDITY_4W,
         "Net liquidity, 4-week change",
@@ -28,6 +38,8 @@ METRICS = (
         WEEKLY,
         5.0,
         reads=(FredMetric.NET_LIQUIDITY,),
+        rising="risk-on",
+        compact=True,
     ),
 )
 

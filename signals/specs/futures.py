@@ -28,6 +28,7 @@ METRICS = (
         INTRADAY,
         0.05,
         valid_range=LEVEL,
+        rising="risk-on",
     ),
 )
 

@@ -31,7 +31,15 @@ class GlobalMetric(StrEnum):
 
 METRICS = (
     MetricInfo(
-        GlobalMetric.BTC_DOMINANCE, "Bitcoin dominance", "%", 2, INTRADAY, 0.25, valid_range=PERCENT
+        GlobalMetric.BTC_DOMINANCE,
+        "Bitcoin dominance",
+        "%",
+        2,
+        INTRADAY,
+        0.25,
+        valid_range=PERCENT,
+        # Money leaving Bitcoin for the alts is the rotation itself.
+        rising="risk-off",
     ),
     MetricInfo(
         GlobalMetric.TOTAL2,
@@ -42,6 +50,8 @@ METRICS = (
         0.01,
         True,
         valid_range=USD_AMOUNT,
+        rising="risk-on",
+        compact=True,
     ),
     MetricInfo(
         GlobalMetric.TOTAL3,
@@ -52,6 +62,8 @@ METRICS = (
         0.01,
         True,
         valid_range=USD_AMOUNT,
+        rising="risk-on",
+        compact=True,
     ),
 )
 

@@ -40,6 +40,8 @@ METRICS = (
             FredMetric.NET_LIQUIDITY_4W,
         ),
         valid_range=ValidRange(0, 6, kind="a score"),
+        rising="risk-on",
+        counts=True,
     ),
 )
 

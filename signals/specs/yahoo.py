@@ -30,7 +30,15 @@ class YahooMetric(StrEnum):
 
 METRICS = (
     MetricInfo(
-        YahooMetric.RUT, "Russell 2000 close", "", 2, SESSION, 0.005, True, valid_range=LEVEL
+        YahooMetric.RUT,
+        "Russell 2000 close",
+        "",
+        2,
+        SESSION,
+        0.005,
+        True,
+        valid_range=LEVEL,
+        rising="risk-on",
     ),
     MetricInfo(
         YahooMetric.RUT_SPX_STREAK,
@@ -41,6 +49,8 @@ METRICS = (
         1.0,
         reads=(YahooMetric.RUT,),
         valid_range=COUNT,
+        rising="risk-on",
+        counts=True,
     ),
     MetricInfo(
         YahooMetric.RUT_SESSIONS_SINCE_HIGH,
@@ -51,6 +61,9 @@ METRICS = (
         0.0,
         reads=(YahooMetric.RUT,),
         valid_range=COUNT,
+        # The longer since the small caps' high, the staler the lead.
+        rising="risk-off",
+        counts=True,
     ),
 )
 

@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.cli import _Progress
 from bot.storage import Store
+from signals.types import FetchResult
 from tests.fakes.exchange import ExchangeServer
 from tests.fakes.feeds import FeedServer, cg_global, offline_feeds, yahoo_chart
 from tests.fakes.futures import FuturesServer
@@ -134,6 +136,18 @@ async def test_status_json_reports_every_metric_with_value_time_and_source(tmp_p
         )
         code, out, err = await cli(env, tmp_path, "status", "--json")
     assert code == 0, err
+    # The operator sees on stderr what the command waits for, and how a back-fill gets on.
+    progress = err.splitlines()
+    assert progress[0] == (
+        "status: asking 7 sources once: coingecko, global, yahoo, exchange, fred, farside, "
+        "futures (on a fresh database the ASI first back-fills a year of closes: a few minutes)"
+    )
+    assert any(
+        line.startswith("status: ASI back-fill: fetching 365 days of closes for 51 coins")
+        for line in progress
+    ), err
+    assert "status: ASI back-fill: 5/51 coins, about 1 s left" in progress
+    assert "status: ASI back-fill: 51/51 coins" in progress
     report = json.loads(out)
     assert report["errors"] == {}
     metrics = report["metrics"]
@@ -282,3 +296,91 @@ async def test_a_port_in_use_is_one_line_and_exit_1(tmp_path: Path) -> None:
         f"risk-on-radar: PORT {port} is already in use on 127.0.0.1: Address already in use; "
         "stop the other server or set PORT"
     ]
+
+
+async def test_status_says_every_ten_seconds_which_sources_it_still_waits_for(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = [100.0]
+    ticks: asyncio.Queue[None] = asyncio.Queue()
+
+    async def sleep(seconds: float) -> None:
+        await ticks.get()
+        now[0] += seconds
+
+    class Slow:
+        name = "coingecko"
+        done = asyncio.Event()
+
+        async def fetch(self, at: datetime) -> FetchResult:
+            await self.done.wait()
+            return FetchResult()
+
+    class Quick:
+        name = "yahoo"
+
+        async def fetch(self, at: datetime) -> FetchResult:
+            return FetchResult()
+
+    progress = _Progress(["coingecko", "yahoo"], sleep=sleep, clock=lambda: now[0])
+    ticker = asyncio.ensure_future(progress.tick())
+    slow = Slow()
+    fetching = asyncio.gather(progress.watch(slow), progress.watch(Quick()))
+    await asyncio.sleep(0.01)
+    for _ in range(2):
+        ticks.put_nowait(None)
+        await asyncio.sleep(0.01)
+    slow.done.set()
+    await fetching
+    ticks.put_nowait(None)
+    await asyncio.sleep(0.01)
+    ticker.cancel()
+    assert capsys.readouterr().err.splitlines() == [
+        "status: asking 2 sources once: coingecko, yahoo (on a fresh database the ASI first "
+        "back-fills a year of closes: a few minutes)",
+        "status: still waiting for coingecko (10 s)",
+        "status: still waiting for coingecko (20 s)",
+    ]
+
+
+async def test_status_asi_prints_the_coins_it_counted_and_those_it_left_out(
+    tmp_path: Path,
+) -> None:
+    now = datetime.now(UTC)
+    async with FeedServer() as feeds:
+        scenario.install(feeds, now)
+        env = cli_env(tmp_path, feeds)
+        code, out, err = await cli(env, tmp_path, "status", "asi")
+        json_code, json_out, _ = await cli(env, tmp_path, "status", "asi", "--json")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["asi", "40", "coingecko"]
+    assert lines[1].startswith("asi universe as of ")
+    assert lines[2:5] == [
+        "  bitcoin over 90 days +10.0%; 20 of 50 coins beat it",
+        "  beat bitcoin (20): " + ", ".join(f"ALT{i:02d} +{50 + i}.0%" for i in range(20, 0, -1)),
+        "  behind (30): ALT21 +10.0%, " + ", ".join(f"ALT{i:02d} −10.0%" for i in range(22, 51)),
+    ]
+    assert lines[5:9] == [
+        "  excluded, Stablecoins: TETHER, USD-COIN, NEW-DOLLAR",
+        "  excluded, Liquid Staking Tokens: STAKED-ETHER, MEGA-LST",
+        "  excluded, Wrapped-Tokens: WRAPPED-BITCOIN",
+        "  excluded, the name says it is a bridged copy of another chain's token: BRIDGED-THING",
+    ]
+    assert [line.split()[:2] for line in lines[9:]] == [
+        ["rule", rule] for rule in ("asi-above-50", "altseason", "bitcoin-season")
+    ]
+    assert json_code == 0
+    report = json.loads(json_out)
+    assert list(report["metrics"]) == ["asi"]
+    universe = report["universe"]
+    assert universe["bitcoin_90d"] == pytest.approx(0.10)
+    assert len(universe["coins"]) == 50
+    assert {e["symbol"]: e["reason"] for e in universe["excluded"]}["USD-COIN"] == "Stablecoins"
+
+
+async def test_status_of_an_unknown_metric_names_it_and_exits_2(tmp_path: Path) -> None:
+    code, out, err = await cli(cli_env(tmp_path), tmp_path, "status", "nope")
+    assert code == 2
+    assert out == ""
+    assert err.startswith("risk-on-radar: unknown metric 'nope'; try one of asi, ")

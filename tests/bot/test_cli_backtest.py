@@ -49,7 +49,7 @@ async def test_import_then_backtest_as_text_and_json(tmp_path: Path) -> None:
         "2025-02-15 00:00 UTC  fired at 51",
         "    30 days later: not enough history",
         "    90 days later: not enough history",
-        "Fired 2 times; firing for 30d in all, still firing at the end.",
+        "Fired 2 times; firing for 30 d in all, still firing at the end.",
     ]
 
     code, out, err = await cli(

@@ -1,8 +1,9 @@
 """A local fake of CoinGecko v3, CoinPaprika v1 and Yahoo's v8 chart API, scriptable per test.
 
-Set the wire-format data a test needs (`markets`, `categories`, `charts`, `chart_volumes`,
-`coingecko_global`, `paprika_global`, `paprika_tickers`, `yahoo`), or queue exact replies for a path (an error, an
-HTML page, a truncated body, a hang); queued replies go out first, in order. Every request is
+Set the wire-format data a test needs (`markets`, `categories`, `category_names`, `charts`,
+`chart_volumes`, `coingecko_global`, `paprika_global`, `paprika_tickers`, `yahoo`), or queue exact
+replies for a path (an error, an HTML page, a truncated body, a hang); queued replies go out
+first, in order. Every request is
 recorded in `seen`, so a test can count calls per path and check query and headers.
 """
 
@@ -138,6 +139,9 @@ class FeedServer(LocalServer):
         super().__init__()
         self.markets: list[JsonObject] = []
         self.categories: dict[str, list[str]] = {}
+        # `/coins/categories/list`: category id -> name; None lists every scripted category,
+        # named as CoinGecko would title it.
+        self.category_names: dict[str, str] | None = None
         self.charts: dict[str, list[list[float | None]]] = {}
         # A coin's `total_volumes`; without an entry, 1e8 at every price point.
         self.chart_volumes: dict[str, list[list[float | None]]] = {}
@@ -174,6 +178,7 @@ class FeedServer(LocalServer):
         return (
             ("/api/v3/global", self._coingecko_global),
             ("/api/v3/coins/markets", self._coingecko_markets),
+            ("/api/v3/coins/categories/list", self._coingecko_category_list),
             ("/api/v3/coins/", self._coingecko_chart),
             ("/v1/global", self._paprika_global),
             ("/v1/tickers/", self._paprika_ticker),
@@ -197,6 +202,12 @@ class FeedServer(LocalServer):
             for coin_id in self.categories.get(category, [])
         ]
         return Reply(body=members[:per_page])
+
+    def _coingecko_category_list(self, request: web.Request, _: str) -> Reply:
+        names = self.category_names
+        if names is None:
+            names = {c: c.replace("-", " ").title() for c in self.categories}
+        return Reply(body=[{"category_id": c, "name": name} for c, name in names.items()])
 
     def _coingecko_chart(self, request: web.Request, tail: str) -> Reply:
         coin_id, _, rest = tail.partition("/")

@@ -7,12 +7,17 @@ excluded sit inside the top 50 and all doubled: four from the static list (tethe
 staked-ether, wrapped-bitcoin), two caught only by CoinGecko's categories (new-dollar, mega-lst)
 and one caught only by its name ("Bridged Thing"). Correct answer: 20 of 50 beat Bitcoin -> 40.
 Counting the excluded coins, or alt51, or the tie, would give another number.
+
+Every coin's daily closes hold at 100 up to the reference day and then move in a straight line
+to the current price, so none of them is flat enough over the 90 days to count as pegged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
+from signals.asi import load_exclusions, reference_day
 from signals.market import MarketCoin
 from tests.fakes.feeds import FeedServer, cg_coin, cg_daily_prices
 
@@ -28,14 +33,16 @@ EXCLUDED = (
     ("mega-lst", "Mega LST"),
     ("bridged-thing", "Bridged Thing"),
 )
-CATEGORIES = {
+# Every category the exclusions name, as CoinGecko names it; only three have members here.
+CATEGORY_NAMES = dict(load_exclusions().categories)
+CATEGORIES = {category: [] for category in CATEGORY_NAMES} | {
     "stablecoins": ["tether", "usd-coin", "new-dollar"],
     "wrapped-tokens": ["wrapped-bitcoin"],
     "liquid-staking-tokens": ["staked-ether", "mega-lst"],
-    "liquid-restaking-tokens": [],
-    "tokenized-gold": [],
 }
-CATEGORY_MEMBERS = frozenset(coin for members in CATEGORIES.values() for coin in members)
+CATEGORY_MEMBERS = {
+    coin: CATEGORY_NAMES[category] for category, members in CATEGORIES.items() for coin in members
+}
 EXPECTED_ASI = 40.0
 
 
@@ -81,15 +88,33 @@ def coins(price_of: dict[str, float] | None = None) -> list[MarketCoin]:
     return result
 
 
+def path(coin_id: str, now: datetime = NOW) -> Callable[[date], float]:
+    """Return the coin's `market_chart` price by stamp day: 100 until the reference close,
+    then a straight line to the current price."""
+    ref = reference_day(now)
+    span = (now.date() - ref).days
+    current = REFERENCE_PRICE * (1 + change(coin_id))
+
+    def price(stamp: date) -> float:
+        # The point stamped 00:00 UTC on day D is the close of D - 1.
+        since_ref = (stamp - timedelta(days=1) - ref).days
+        if since_ref <= 0:
+            return REFERENCE_PRICE
+        return REFERENCE_PRICE + (current - REFERENCE_PRICE) * min(since_ref / span, 1.0)
+
+    return price
+
+
 def install(feeds: FeedServer, now: datetime = NOW, history_days: int = 366) -> None:
     """Script the fake CoinGecko with this market: ranking, categories and a year of history."""
     feeds.markets = [
         cg_coin(c.id, c.price, c.market_cap, c.rank, symbol=c.symbol, name=c.name) for c in coins()
     ]
     feeds.categories = {name: list(members) for name, members in CATEGORIES.items()}
+    feeds.category_names = dict(CATEGORY_NAMES)
     first = now.date() - timedelta(days=history_days - 1)
     for coin_id, _ in ranking():
-        feeds.charts[coin_id] = cg_daily_prices(first, now.date(), lambda _: REFERENCE_PRICE, now)
+        feeds.charts[coin_id] = cg_daily_prices(first, now.date(), path(coin_id, now), now)
 
 
 def set_price(feeds: FeedServer, coin_id: str, price: float | None) -> None:

@@ -20,6 +20,9 @@ from tests.fakes.feeds import FeedServer, Reply, cg_coin, cg_daily_prices, cg_gl
 from tests.signals import scenario
 
 MARKETS = "/api/v3/coins/markets"
+CATEGORY_LIST = "/api/v3/coins/categories/list"
+# Every category the exclusions name: one call each, once a day, after one call for the list.
+CATEGORIES = len(scenario.CATEGORIES)
 MACD = "altbtc_macd"
 RSI = "altbtc_rsi"
 
@@ -34,6 +37,10 @@ def ranking_calls(feeds: FeedServer) -> int:
 
 def category_calls(feeds: FeedServer) -> int:
     return sum(1 for s in feeds.seen if s.path == MARKETS and "category" in s.query)
+
+
+def list_calls(feeds: FeedServer) -> int:
+    return sum(1 for s in feeds.seen if s.path == CATEGORY_LIST)
 
 
 def chart_calls(feeds: FeedServer) -> list[str]:
@@ -72,25 +79,35 @@ async def test_cold_start_back_fills_paced_then_a_warm_refresh_is_one_call(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     source = CoinGeckoMarkets(client, store)
+    told: list[str] = []
+    source.on_progress = told.append
     with caplog.at_level(logging.INFO, "signals.sources.coingecko"):
         cold = await source.fetch(scenario.NOW)
 
     assert values(cold) == [scenario.EXPECTED_ASI]
     assert ranking_calls(feeds) == 1
-    assert category_calls(feeds) == 5
+    assert (list_calls(feeds), category_calls(feeds)) == (1, CATEGORIES) == (1, 13)
     # Bitcoin and the 50 coins of the universe; never an excluded coin, never alt51.
     assert sorted(chart_calls(feeds)) == sorted(
         ["bitcoin", *(scenario.alt(i) for i in range(1, 51))]
     )
-    assert len(feeds.seen) == 57
-    # 57 calls at 25 a minute: every call after the first waited 2.4 s.
-    assert sum(fake_time.sleeps) == pytest.approx(56 * 2.4)
+    assert len(feeds.seen) == 66
+    # 66 calls at 25 a minute: every call after the first waited 2.4 s.
+    assert sum(fake_time.sleeps) == pytest.approx(65 * 2.4)
     progress = [r.getMessage() for r in caplog.records if "back-fill" in r.getMessage()]
     assert progress[0].startswith("asi back-fill: fetching 365 days of closes for 51 coins")
     assert progress[1:] == [
         *(f"asi back-fill: {n}/51 coins done" for n in (10, 20, 30, 40, 50)),
         "asi back-fill: 51/51 coins done",
     ]
+    # Whoever waits (`python -m bot status`) is told every five coins, with the time left.
+    assert told[0] == (
+        "ASI back-fill: fetching 365 days of closes for 51 coins from CoinGecko, about 2 min "
+        "at 25 calls/min"
+    )
+    assert told[1] == "ASI back-fill: 5/51 coins, about 2 min left"
+    assert told[-2:] == ["ASI back-fill: 50/51 coins, about 2 s left", "ASI back-fill: 51/51 coins"]
+    assert len(told) == 1 + 10 + 1
     # 366 midnight points are the closes of 2023-06-30 .. 2024-06-29; the noon point is dropped.
     assert store.days_stored("bitcoin") == 366
     assert store.days_stored("alt51") == 0
@@ -121,7 +138,8 @@ async def test_restart_on_a_warm_store_fetches_no_history(
     before = len(feeds.seen)
     result = await CoinGeckoMarkets(client, store).fetch(scenario.NOW + timedelta(minutes=5))
     assert values(result) == [scenario.EXPECTED_ASI]
-    assert len(feeds.seen) - before == 6  # the ranking and five categories, no market_chart
+    # The ranking, the category list and each category; no market_chart.
+    assert len(feeds.seen) - before == 2 + CATEGORIES
 
 
 async def test_only_a_coin_new_to_the_top_50_is_back_filled(
@@ -344,17 +362,17 @@ async def test_categories_refresh_daily_and_a_failed_refresh_keeps_the_old_list(
     source = CoinGeckoMarkets(client, store)
     await source.fetch(scenario.NOW)
     await source.fetch(scenario.NOW + timedelta(hours=23))
-    assert category_calls(feeds) == 5
+    assert (list_calls(feeds), category_calls(feeds)) == (1, CATEGORIES)
 
     feeds.queue(MARKETS, Reply(503, {}))  # the first category call of the next day fails
     result = await source.fetch(scenario.NOW + timedelta(days=1, minutes=1))
     assert values(result) == [scenario.EXPECTED_ASI]
-    assert category_calls(feeds) == 6
+    assert (list_calls(feeds), category_calls(feeds)) == (2, CATEGORIES + 1)
     # Retried an hour later, not on every refresh.
     await source.fetch(scenario.NOW + timedelta(days=1, minutes=30))
-    assert category_calls(feeds) == 6
+    assert (list_calls(feeds), category_calls(feeds)) == (2, CATEGORIES + 1)
     await source.fetch(scenario.NOW + timedelta(days=1, hours=1, minutes=2))
-    assert category_calls(feeds) == 11
+    assert (list_calls(feeds), category_calls(feeds)) == (3, 2 * CATEGORIES + 1)
 
 
 async def test_first_refresh_after_midnight_stores_yesterdays_close(
@@ -422,6 +440,9 @@ def small_market(feeds: FeedServer, n: int) -> list[date]:
         "tether": lambda k: 1.0,
     }
     caps = {"bitcoin": 1.0e12, "tether": 1.0e11, "alt-a": 3.0e9, "alt-b": 1.0e9}
+    feeds.categories = {category: [] for category in scenario.CATEGORY_NAMES}
+    feeds.categories["stablecoins"] = ["tether"]
+    feeds.category_names = dict(scenario.CATEGORY_NAMES)
     feeds.markets = [
         cg_coin(coin, usd[coin](n), cap, rank, symbol=coin.replace("-", ""))
         for rank, (coin, cap) in enumerate(caps.items(), start=1)
@@ -712,3 +733,55 @@ async def test_a_coin_swapping_in_and_out_of_the_universe_is_read_once(
     feeds.markets[3]["market_cap"] = 5.0e9
     await source.fetch(scenario.NOW + timedelta(minutes=3))
     assert history.asked == []
+
+
+async def test_excluded_coins_carry_the_name_coingecko_lists_for_their_category(
+    feeds: FeedServer, client: CoinGeckoClient, store: InMemoryPriceHistory
+) -> None:
+    assert feeds.category_names is not None
+    feeds.category_names["stablecoins"] = "Stablecoins (USD and others)"
+    source = CoinGeckoMarkets(client, store)
+    await source.fetch(scenario.NOW)
+    universe = source.asi_universe()
+    assert universe is not None
+    reasons = {e.id: e.reason for e in universe.excluded}
+    assert reasons["new-dollar"] == "Stablecoins (USD and others)"
+    assert reasons["mega-lst"] == "Liquid Staking Tokens"  # the list's name, as before
+    assert reasons["bridged-thing"] == "the name says it is a bridged copy of another chain's token"
+
+
+async def test_a_category_coingecko_no_longer_lists_is_skipped_with_a_warning(
+    feeds: FeedServer,
+    client: CoinGeckoClient,
+    store: InMemoryPriceHistory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert feeds.category_names is not None
+    del feeds.category_names["lp-tokens"]
+    with caplog.at_level(logging.WARNING, "signals.sources.coingecko"):
+        result = await CoinGeckoMarkets(client, store).fetch(scenario.NOW)
+    assert values(result) == [scenario.EXPECTED_ASI]
+    assert category_calls(feeds) == CATEGORIES - 1
+    assert not any(s.query.get("category") == "lp-tokens" for s in feeds.seen)
+    assert [r.getMessage() for r in caplog.records] == [
+        "asi: CoinGecko no longer lists the excluded categories lp-tokens; skipped"
+    ]
+
+
+async def test_an_empty_category_list_is_a_failed_refresh_not_every_category_gone(
+    feeds: FeedServer, client: CoinGeckoClient, store: InMemoryPriceHistory
+) -> None:
+    source = CoinGeckoMarkets(client, store)
+    feeds.queue(CATEGORY_LIST, Reply(200, []))
+    with pytest.raises(BadPayload, match="empty category list"):
+        await source.fetch(scenario.NOW)
+    assert category_calls(feeds) == 0
+
+    await source.fetch(scenario.NOW + timedelta(minutes=1))
+    feeds.queue(CATEGORY_LIST, Reply(200, []))
+    # A day later the list comes back empty: yesterday's members stay excluded.
+    result = await source.fetch(scenario.NOW + timedelta(days=1, minutes=2))
+    assert values(result) == [scenario.EXPECTED_ASI]
+    universe = source.asi_universe()
+    assert universe is not None
+    assert {e.id for e in universe.excluded} >= {"tether", "new-dollar", "mega-lst"}

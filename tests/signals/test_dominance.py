@@ -83,7 +83,8 @@ async def test_falls_back_to_coinpaprika_when_coingecko_fails(
         CG_GLOBAL,
     ]
     assert [r.getMessage() for r in caplog.records] == [
-        "global market: coingecko failed (coingecko: HTTP 502 for /global); using coinpaprika"
+        "global market: coingecko failed (HTTP 502 for /global); using coinpaprika's figures "
+        "instead"
     ]
 
 
@@ -123,14 +124,28 @@ async def test_ether_ticker_failure_leaves_total3_stale(
 
 
 async def test_both_failing_raises_unavailable_naming_both(
-    feeds: FeedServer, market: GlobalMarket
+    feeds: FeedServer, market: GlobalMarket, caplog: pytest.LogCaptureFixture
 ) -> None:
     feeds.queue(CG_GLOBAL, Reply(503, {}))
     feeds.queue("/v1/global", Reply(raw=b"<html>maintenance</html>", content_type="text/html"))
-    with pytest.raises(SourceUnavailable) as caught:
+    with (
+        caplog.at_level(logging.INFO, "signals.dominance"),
+        pytest.raises(SourceUnavailable) as caught,
+    ):
         await market.fetch(NOW)
     assert caught.value.message.startswith("coingecko: HTTP 503 for /global; coinpaprika: ")
     assert "not JSON" in caught.value.message
+    # Nothing claims CoinPaprika's figures are in use: the error raised tells what happened.
+    assert [r.getMessage() for r in caplog.records] == []
+    # Once CoinPaprika answers, the switch is said once.
+    feeds.queue(CG_GLOBAL, Reply(503, {}))
+    with caplog.at_level(logging.INFO, "signals.dominance"):
+        result = await market.fetch(NOW + timedelta(minutes=1))
+    assert [s.source for s in result.samples] == ["coinpaprika"] * 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "global market: coingecko failed (HTTP 503 for /global); using coinpaprika's figures "
+        "instead"
+    ]
 
 
 async def test_both_rate_limited_raises_rate_limited_with_the_sooner_wait(

@@ -13,7 +13,7 @@ from signals.payload import Payload
 from signals.sources.exchange import ExchangePrices, make_exchange, rebase_urls, trend_of_completed
 from signals.types import BadPayload, RateLimited, Sample, SourceUnavailable
 from tests.fakes.exchange import BINANCE_451, ExchangeServer
-from tests.fakes.feeds import Reply
+from tests.fakes.feeds import CLOSED_URL, Reply
 
 NOW = datetime(2024, 6, 30, 12, 0, tzinfo=UTC)
 TODAY = NOW.date()
@@ -271,6 +271,15 @@ async def test_no_answer_within_the_timeout_is_unavailable_and_kraken_answers(
     fake.queue("/api/v3/exchangeInfo", Reply(hang=True))
     result = await make("binance", ("kraken",), factory=impatient).fetch(NOW)
     assert {s.source for s in result.samples} == {"kraken"}
+
+
+async def test_a_refused_connection_gives_its_reason_not_only_the_url(make: Make) -> None:
+    with pytest.raises(SourceUnavailable) as caught:
+        await make("binance", api_url=CLOSED_URL).fetch(NOW)
+    assert caught.value.message.startswith(
+        "ExchangeNotAvailable: ClientConnectorError: Cannot connect to host 127.0.0.1:9"
+    )
+    assert "http://" not in caught.value.message
 
 
 def test_unknown_exchange_id_is_refused_at_construction() -> None:

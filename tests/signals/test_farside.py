@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -268,3 +269,92 @@ async def test_no_answer_within_the_timeout_is_unavailable(
     macro.queue(FARSIDE_PATH, Reply(hang=True))
     with pytest.raises(SourceUnavailable, match="no answer"):
         await FarsideEtfFlows(session, macro.url, timeout=0.05).fetch(NOW)
+
+
+# --- days without data: US market holidays and the day not yet reported -----------------------
+
+# Farside's all-data page as it looks on 11 Aug 2025 before that day's flows are in: twelve funds
+# (MSBT not launched, "-" throughout), the 2024 holidays 15 Jan, 19 Jun and 4 Jul, a real flat
+# day (2 Jul 2024: funds in and out, netting to 0.0) and 11 Aug 2025 not yet reported. On a
+# holiday and on the unreported day every fund cell is "-" and the Total reads 0.0.
+ALL_DATA = (Path(__file__).parent / "data" / "farside_btc_etf_all_data.html").read_text("utf-8")
+NO_DATA_DAYS = (
+    date(2024, 1, 15),
+    date(2024, 6, 19),
+    date(2024, 7, 4),
+    date(2025, 8, 11),
+)
+
+
+def test_holidays_and_the_unreported_day_are_no_samples_whatever_the_total_says() -> None:
+    flows = parse_flows("farside", ALL_DATA)
+    assert flows is not None
+    days = [flow.day for flow in flows]
+    assert not set(NO_DATA_DAYS) & set(days)
+    assert len(days) == 40  # 44 day rows, 4 of them without data
+    assert flows[-1] == DailyFlow(date(2025, 8, 8), 237.5)
+    # Thousands separators and the red "(...)" outflows read as Farside writes them.
+    assert DailyFlow(date(2024, 6, 24), -147.4) in flows
+    assert DailyFlow(date(2024, 6, 25), 651.8) in flows
+
+
+def test_a_real_flat_day_with_fund_numbers_is_kept_as_zero() -> None:
+    flows = parse_flows("farside", ALL_DATA)
+    assert flows is not None
+    assert DailyFlow(date(2024, 7, 2), 0.0) in flows
+
+
+def test_the_streak_runs_through_a_holiday_and_past_the_unreported_day() -> None:
+    flows = parse_flows("farside", ALL_DATA)
+    assert flows is not None
+    runs = dict(inflow_streaks(flows))
+    # 2 Jul 2024 was flat (the run ends), 3 Jul an inflow, 4 Jul a holiday, 5 Jul an inflow.
+    assert [runs[date(2024, 7, d)] for d in (2, 3, 5, 8)] == [0, 1, 2, 3]
+    assert date(2024, 7, 4) not in runs
+    # 11 Jul 2025 an outflow, then twenty inflow days to 8 Aug; 11 Aug is not a day yet.
+    assert runs[date(2025, 8, 8)] == 20
+    assert max(runs) == date(2025, 8, 8)
+
+
+def test_a_holiday_with_a_zero_total_neither_breaks_nor_counts_in_the_streak() -> None:
+    page = farside_page(
+        TICKERS,
+        [
+            ("3 Jul 2024", ("20.0", "5.0", "(1.0)"), "24.0"),
+            ("4 Jul 2024", ("-", "-", "-"), "0.0"),
+            ("5 Jul 2024", ("10.0", "0.0", "0.0"), "10.0"),
+        ],
+    )
+    flows = parse_flows("farside", page)
+    assert flows == (DailyFlow(date(2024, 7, 3), 24.0), DailyFlow(date(2024, 7, 5), 10.0))
+    assert [run for _, run in inflow_streaks(flows)] == [1, 2]
+
+
+def test_a_holiday_listed_twice_is_still_a_bad_payload() -> None:
+    holiday = ("4 Jul 2024", ("-", "-", "-"), "0.0")
+    with pytest.raises(BadPayload, match="twice"):
+        parse_flows("farside", farside_page(TICKERS, [*DAYS, holiday, holiday]))
+
+
+async def test_the_source_publishes_the_last_reported_day_not_the_unreported_one(
+    macro: MacroServer, session: aiohttp.ClientSession
+) -> None:
+    macro.farside = ALL_DATA
+    flows_source = source(macro, session)
+
+    first = await flows_source.fetch(datetime(2025, 8, 11, 14, tzinfo=UTC))
+    later = await flows_source.fetch(datetime(2025, 8, 11, 15, tzinfo=UTC))
+
+    assert [(p.metric, p.at.date(), p.value) for p in first.samples] == [
+        ("btc_etf_flow", date(2025, 8, 8), 237.5),
+        ("btc_etf_streak", date(2025, 8, 8), 20.0),
+    ]
+    every_day = {p.at.date() for p in (*first.history, *first.samples, *later.samples)}
+    assert not set(NO_DATA_DAYS) & every_day
+    assert [p.value for p in later.samples if p.metric == "btc_etf_streak"] == [
+        16.0,
+        17.0,
+        18.0,
+        19.0,
+        20.0,
+    ]

@@ -14,7 +14,7 @@ from signals.sources.futures import REGION_MESSAGE, AltLongShort, pick_perpetual
 from signals.types import BadPayload, FetchResult, RateLimited, Sample, SourceUnavailable
 from tests.fakes.clock import FakeTime
 from tests.fakes.exchange import BINANCE_451
-from tests.fakes.feeds import Reply
+from tests.fakes.feeds import CLOSED_URL, Reply
 from tests.fakes.futures import (
     EXCHANGE_INFO,
     LONG_SHORT,
@@ -247,6 +247,25 @@ async def test_no_answer_at_all_is_a_failed_refresh(fake: FuturesServer, make: M
 
     with pytest.raises(SourceUnavailable, match="no symbol answered: ETH: ExchangeNotAvailable"):
         await make().fetch(NOW)
+
+
+async def test_a_failure_names_its_class_what_was_fetched_and_why(
+    fake: FuturesServer, make: Make
+) -> None:
+    fake.queue(LONG_SHORT, *[Reply(503, raw=b"busy", content_type="text/plain")] * 10)
+    with pytest.raises(SourceUnavailable) as caught:
+        await make().fetch(NOW)
+    assert caught.value.message.startswith(
+        "no symbol answered: ETH: ExchangeNotAvailable fetching the ETHUSDT long/short ratio: "
+        "503 Service Unavailable busy; XRP: "
+    )
+    # ccxt words a refused connection as only its method and URL: the reason is beneath it.
+    with pytest.raises(SourceUnavailable) as refused:
+        await make(api_url=CLOSED_URL).fetch(NOW)
+    assert refused.value.message.startswith(
+        "ExchangeNotAvailable fetching the contract list (exchangeInfo): "
+        "ClientConnectorError: Cannot connect to host 127.0.0.1:9"
+    )
 
 
 async def test_empty_ranking_waits_without_calling(fake: FuturesServer, make: Make) -> None:

@@ -18,6 +18,7 @@ from bot.watch.engine import AlertEngine
 from bot.watch.pollers import Poller
 from signals.metrics import metric_info
 from signals.types import FetchResult, Sample, SourceUnavailable
+from signals.universe import AsiUniverse, CountedCoin, ExcludedCoin
 from tests.bot.conftest import FakeClock, deliver_due
 
 GROUP = Destination.parse("telegram:-1001")
@@ -466,7 +467,7 @@ async def test_history_counts(
     assert latest.threshold == 75
     # The history keeps the alert as data for each front-end to word.
     alert = latest.alert
-    assert (alert.op, alert.direction, alert.tone) == (">=", "rise", "resolved")
+    assert (alert.op, alert.direction, alert.tone) == (">=", "rise", "risk-off")
     assert alert.rule_description.startswith("Altcoin season")
     assert alert.previous is not None
     assert await service.history(admin(OTHER)) == ()
@@ -578,10 +579,10 @@ async def test_status_shows_a_value_older_than_its_max_age_as_stale(
     (row,) = (await service.status("asi")).metrics
     assert row.value == 55
     assert row.stale
-    assert row.stale_reason == "no update for 2h 1m"
+    assert row.stale_reason == "no update for 2 h"
     clock.advance(days=3)
     (row,) = (await service.status("asi")).metrics
-    assert row.stale_reason == "no update for 3d 2h"
+    assert row.stale_reason == "no update for 3 d"
 
 
 async def test_status_lists_firing_built_in_rules(
@@ -828,7 +829,71 @@ async def test_status_says_a_backfill_is_running_and_how_far(
     await poller.poll_once()
     clock.advance(minutes=5)
     assert (await service.status("asi")).metrics[0].stale_reason == (
-        "coingecko failing for 5m: HTTP 500"
+        "coingecko failing for 5 min: HTTP 500"
     )
     # /healthz's "fresh": a value was produced, not merely an answer received.
     assert not poller.health.fresh
+
+
+# --- status asi: the universe ------------------------------------------------------------------
+
+
+def universe_at(at: datetime) -> AsiUniverse:
+    """Return a small universe: Bitcoin -20 %, ETH -30 %, ZEC +150 %, a coin without history."""
+    return AsiUniverse(
+        at=at,
+        bitcoin_change=-0.20,
+        coins=(
+            CountedCoin("ethereum", "eth", "Ethereum", 2, -0.30),
+            CountedCoin("zcash", "zec", "Zcash", 18, 1.5),
+            CountedCoin("world-liberty-financial", "wlfi", "World Liberty Financial", 42, None),
+        ),
+        excluded=(
+            ExcludedCoin("tether", "usdt", "Tether", 3, "Stablecoins"),
+            ExcludedCoin("usdt0", "usdt0", "USDT0", 34, "Bridged-Tokens"),
+            ExcludedCoin("usd1-wlfi", "usd1", "USD1", 47, "pegged"),
+            ExcludedCoin("usd-coin", "usdc", "USDC", 7, "Stablecoins"),
+        ),
+        value=50.0,
+    )
+
+
+async def test_status_asi_shows_the_universe_instead_of_the_stored_detail(
+    store: Store, engine: AlertEngine, clock: FakeClock
+) -> None:
+    at = clock()
+    await engine.ingest_sample(Sample("asi", 50, at, "coingecko", (("ZEC", "+150.00%"),)))
+    service = CommandService(store, engine, clock, asi_universe=lambda: universe_at(at))
+
+    report = await service.status("asi")
+
+    universe = report.universe
+    assert universe is not None and universe.at == at
+    assert [(c.symbol, c.change) for c in universe.beat] == [("ZEC", 1.5)]
+    assert [c.symbol for c in universe.behind] == ["ETH"]
+    assert [c.symbol for c in universe.without_history] == ["WLFI"]
+    assert universe.counted == 2
+    assert universe.excluded_by_reason() == (
+        ("Stablecoins", ("USDT", "USDC")),
+        ("Bridged-Tokens", ("USDT0",)),
+        ("pegged", ("USD1",)),
+    )
+    # The universe names every coin with its change: the stored list of winners would repeat it.
+    (row,) = report.metrics
+    assert row.detail == ()
+    assert (await service.status()).universe is None
+    assert (await service.status("btc_dominance")).universe is None
+
+
+async def test_status_asi_before_the_first_computation_says_so_and_keeps_the_detail(
+    store: Store, engine: AlertEngine, clock: FakeClock
+) -> None:
+    detail = (("ZEC", "+150.00%"),)
+    await engine.ingest_sample(Sample("asi", 50, clock(), "coingecko", detail))
+    for keeper in (None, lambda: None):
+        service = CommandService(store, engine, clock, asi_universe=keeper)
+        report = await service.status("asi")
+        assert report.universe is not None
+        assert not report.universe.computed
+        (row,) = report.metrics
+        assert row.detail == detail

@@ -36,8 +36,8 @@ MESSAGE = AlertMessage(
     direction="rise",
 )
 LINE = (
-    "📈 Altcoin Season Index rises above 50 — Altcoin Season Index 55 (crosses above 50), "
-    "+15 from 40 · via coingecko · 2026-01-05 12:30 UTC [asi-above-50]"
+    "🟢 Risk-on · Altcoin Season Index rises above 50 — Altcoin Season Index 55, +15 from 40 "
+    "(rule: crosses above 50) · via coingecko · 2026-01-05 12:30 UTC [asi-above-50]"
 )
 READINGS = (
     Reading("asi", "Altcoin Season Index above 50", "yes", "ASI 55"),
@@ -179,9 +179,9 @@ def test_every_alert_kind_fills_every_contract_key(message: AlertMessage) -> Non
 def test_webhook_text_words_the_regime_components_a_line_each() -> None:
     lines = str(webhook_payload(REGIME)["text"]).splitlines()
     assert lines == [
-        "📈 Risk-on regime: at least 4 of the 6 rotation signals agree — Risk-on regime score "
-        "4 of 6 (at or above 4 of 6), +1 from 3 of 6 · via radar · 2026-01-05 12:30 UTC "
-        "[risk-on-regime]",
+        "🟢 Risk-on · Risk-on regime: at least 4 of the 6 rotation signals agree — Risk-on "
+        "regime score 4 of 6, up from 3 (rule: at or above 4 of 6) · via radar · "
+        "2026-01-05 12:30 UTC [risk-on-regime]",
         "✅ Altcoin Season Index above 50 — ASI 55",
         "❔ Net liquidity rising (4 weeks) — no fresh value",
     ]
@@ -189,20 +189,20 @@ def test_webhook_text_words_the_regime_components_a_line_each() -> None:
 
 def test_operator_notices_are_worded_from_their_facts() -> None:
     assert webhook_payload(DOWN)["text"] == (
-        "⚠️ Feed coingecko is down — failing since 2026-01-05 11:00 UTC (1h 30m): HTTP 503\n"
+        "⚠️ Feed coingecko is down — failing for 1 h, since 2026-01-05 11:00 UTC: HTTP 503\n"
         "Service Unavailable · 2026-01-05 12:30 UTC [source-down:coingecko]"
     )
     assert console_line(DOWN) == (
-        "⚠️ Feed coingecko is down — failing since 2026-01-05 11:00 UTC (1h 30m): HTTP 503 "
+        "⚠️ Feed coingecko is down — failing for 1 h, since 2026-01-05 11:00 UTC: HTTP 503 "
         "Service Unavailable · 2026-01-05 12:30 UTC [source-down:coingecko]"
     )
     assert console_line(BACK) == (
-        "✅ Feed coingecko answers again — down for 2h · 2026-01-05 12:30 UTC "
+        "✅ Feed coingecko answers again — down for 2 h · 2026-01-05 12:30 UTC "
         "[source-down:coingecko]"
     )
 
 
-def test_a_resolved_bearish_alert_says_so_once() -> None:
+def test_a_resolved_risk_on_alert_reads_as_a_move_toward_risk_off() -> None:
     message = replace(
         MESSAGE,
         rule_id="btc-dominance-below-59",
@@ -216,9 +216,9 @@ def test_a_resolved_bearish_alert_says_so_once() -> None:
         direction="fall",
     )
     assert console_line(message) == (
-        "⚪ Resolved: Bitcoin dominance falls below 59% — Bitcoin dominance 59.50% "
-        "(crosses below 59.00%), +0.70 pp from 58.80% · via coingecko · 2026-01-05 12:30 UTC "
-        "[btc-dominance-below-59]"
+        "🔴 Risk-off · Resolved: Bitcoin dominance falls below 59% — Bitcoin dominance 59.50%, "
+        "+0.70 pp from 58.80% (rule: crosses below 59.00%) · via coingecko · "
+        "2026-01-05 12:30 UTC [btc-dominance-below-59]"
     )
 
 
@@ -365,7 +365,7 @@ async def test_console_writes_one_line_per_alert_to_its_stream() -> None:
     await notifier.send(Destination.parse("console"), REGIME)
     first, second = stream.getvalue().splitlines()
     assert first == LINE
-    assert second.startswith("📈 Risk-on regime")
+    assert second.startswith("🟢 Risk-on · Risk-on regime")
     assert second.endswith(
         "✅ Altcoin Season Index above 50 — ASI 55; ❔ Net liquidity rising (4 weeks) — no fresh value"
     )

@@ -121,7 +121,7 @@ def test_what_followed_a_firing_and_where_history_runs_out() -> None:
     assert lines[3] == "    30 days later: Bitcoin +29.7%, alt/BTC index not enough history"
     assert lines[4] == "    90 days later: not enough history"
     assert lines[5] == "2025-01-03 00:00 UTC  resolved at 70"
-    assert lines[6] == "Fired once; firing for 1d in all."
+    assert lines[6] == "Fired once; firing for 24 h in all."
 
 
 def test_brief_says_how_often_and_when_last_or_that_history_is_short() -> None:

@@ -224,11 +224,13 @@ async def test_a_database_holding_old_events_keeps_them_through_0004(
             (1, "asi-above-50", "crosses above"),
         ]
         by_id = {e.id: e.message() for e in history}
-        assert by_id[1].direction == "rise" and by_id[1].tone == "rise"
+        assert by_id[1].direction == "rise" and by_id[1].tone == "risk-on"
         assert by_id[2].direction == "fall"
         assert by_id[3].notice == FeedNotice("yahoo", None, None)
         assert by_id[3].tone == "down"
-        assert (by_id[4].op, by_id[4].tone, by_id[4].value) == (None, "resolved", 55.0)
+        # Without its op, a resolution that rose from 48 to 55 ended a rule that fired on a
+        # fall of the ASI (risk-off): its end reads as risk-on.
+        assert (by_id[4].op, by_id[4].tone, by_id[4].value) == (None, "risk-on", 55.0)
         async with reopened.engine.connect() as conn:
             texts = (await conn.execute(select(events.c.id, events.c.text))).all()
         assert dict(texts)[1] == "🔔 ASI 55 [asi-above-50]"
@@ -247,7 +249,7 @@ async def test_a_database_holding_old_events_keeps_them_through_0004(
             ).one()
         assert tuple(row) == ("crosses below", None)
         [new] = await reopened.recent_events(1)
-        assert (new.op, new.message().tone, new.previous) == ("crosses below", "fall", 60.0)
+        assert (new.op, new.message().tone, new.previous) == ("crosses below", "risk-on", 60.0)
     finally:
         await reopened.close()
 

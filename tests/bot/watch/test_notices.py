@@ -32,6 +32,6 @@ async def test_a_feed_down_and_back_is_recorded_with_its_facts(
     assert await store.pending_count() == 3
     assert len(queued) == 2
     assert console_line(down.message()).startswith(
-        "⚠️ Feed yahoo is down — failing since 2026-01-05 10:50 UTC (1h 10m): HTTP 503"
+        "⚠️ Feed yahoo is down — failing for 1 h, since 2026-01-05 10:50 UTC: HTTP 503"
     )
-    assert console_line(back.message()).startswith("✅ Feed yahoo answers again — down for 1h 30m")
+    assert console_line(back.message()).startswith("✅ Feed yahoo answers again — down for 1 h")

@@ -61,7 +61,16 @@ def test_every_component_agreeing_scores_six() -> None:
         "altbtc_macd",
         "liquidity",
     ]
-    assert regime.readings[2].note == "57.00%, -1.50 pts over 7 d"
+    # Dominance moves in percentage points; liquidity's change reads as compact money.
+    assert regime.readings[2].note == "57.00%, −1.50 pp over 7 d"
+    assert regime.readings[5].note == "+$40.0B over 4 weeks"
+    # Every sign is a real minus sign, as in the rest of an alert.
+    falling = assess(latest({**AGREEING, "eth_btc_vs_sma50": -0.41, "altbtc_macd": -0.00012}),
+                     WEEK_AGO, NOW)  # fmt: skip
+    assert [r.note for r in falling.readings[3:5]] == [
+        "−0.41% vs its 50-day average",
+        "histogram −0.00012",
+    ]
 
 
 def test_nothing_known_scores_zero_with_every_component_unknown() -> None:

@@ -13,8 +13,10 @@ import pytest
 from bot.commands import Caller
 from bot.model.destinations import Destination
 from handlers.discord.frontend import DiscordFrontEnd
+from handlers.telegram.render import render_start
 from signals.types import Sample
 from tests.fakes.discord_api import EPHEMERAL, MANAGE_CHANNELS, option, subcommand
+from tests.fakes.telegram_api import parse_html
 from tests.handlers.discord.conftest import (
     Radar,
     SlowService,
@@ -24,7 +26,7 @@ from tests.handlers.discord.conftest import (
 )
 
 EXPECTED = {"status", "rules", "subscribe", "unsubscribe", "alert", "alerts", "mute", "unmute"}
-EXPECTED |= {"history", "backtest", "help"}
+EXPECTED |= {"history", "backtest", "help", "start"}
 
 
 def caller_in(channel_id: int, user: int) -> Caller:
@@ -122,7 +124,10 @@ async def test_plain_member_is_refused_ephemerally(
     [reply] = await interaction.wait_replies()
     assert reply.ephemeral
     assert interaction.callbacks[0]["data"]["flags"] & EPHEMERAL
-    assert "administrators" in reply.content
+    assert reply.content == (
+        "Changing a server channel's alerts needs the Manage Channels permission in that "
+        "channel (or Administrator); anyone can read them."
+    )
     assert await subscribed(radar, world.alerts.id) == set()
 
 
@@ -188,8 +193,8 @@ async def test_status_is_an_embed_with_a_field_per_metric(
         "Bitcoin price (btc_usd)",
     } <= set(fields)
     assert fields["Bitcoin price (btc_usd)"].startswith("**$101,250**")
-    assert "5m ago · coingecko" in fields["Altcoin Season Index (asi)"]
-    assert "🔥 `altseason`" in embed["description"]
+    assert "5 min ago · coingecko" in fields["Altcoin Season Index (asi)"]
+    assert "🟢 `altseason`" in embed["description"]
 
 
 async def test_unknown_metric_gets_an_ephemeral_usage_reply(
@@ -387,6 +392,23 @@ async def test_malformed_options_get_a_usage_reply(frontend: DiscordFrontEnd, wo
         assert reply.ephemeral, name
         assert expected in reply.content, reply.content
         assert "Usage: `/" in reply.content
+
+
+async def test_start_greets_as_telegram_does_then_lists_the_commands(
+    frontend: DiscordFrontEnd, world: World
+) -> None:
+    interaction = await world.fake.slash_command("start", channel=world.general)
+    [reply] = await interaction.wait_replies()
+    assert not reply.ephemeral
+    greeting = (
+        "Risk-On Radar watches the signals behind the small-caps-then-altcoins rotation and "
+        "tells this chat the moment a rule you subscribe to fires.\n"
+        "Start with /rules, then /subscribe.\n\n"
+    )
+    assert reply.content.replace("**", "").startswith(greeting)
+    assert parse_html(render_start()).startswith(greeting)
+    assert "`/start` — Introduce the bot and list the commands" in reply.content
+    assert "`/status [metric]`" in reply.content
 
 
 async def test_unknown_command_gets_an_answer(frontend: DiscordFrontEnd, world: World) -> None:

@@ -19,13 +19,13 @@ async def test_alert_is_delivered_as_an_embed(frontend: DiscordFrontEnd, world: 
     await frontend.notifier.send(channel(world), alert_message())
     [posted] = world.fake.messages_in(world.alerts.id)
     [embed] = posted.embeds
-    assert embed["title"] == "📈 Custom alert: btc_usd > 100000"
+    assert embed["title"] == "🟢 Risk-on · Custom alert: btc_usd > 100000"
     assert "description" not in embed
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields == {
         "Value": "**$101,250** `btc_usd`",
-        "Condition": "above $100,000",
-        "Change": "+$2,250 (+2.3%) from $99,000",
+        "Rule": "above $100,000",
+        "Change": "+2.3% from $99,000",
         "Provider": "binance",
     }
     assert embed["color"] == 0x2ECC71

@@ -51,7 +51,7 @@ async def test_backtest_a_rule_and_a_condition(live: Running) -> None:  # noqa: 
         f"{day_of(9)} 00:00 UTC  fired at 51",
         "    30 days later: not enough history",
         "    90 days later: not enough history",
-        "Fired 2 times; firing for 50d in all, still firing at the end.",
+        "Fired 2 times; firing for 50 d in all, still firing at the end.",
     ]
     # One year back leaves the whole history; a trailing number is read as years.
     one_year = (await live.dm(USER, "/backtest asi >= 75 1")).plain

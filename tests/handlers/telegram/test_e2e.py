@@ -6,16 +6,22 @@ import asyncio
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from bot.app import run
 from bot.model.destinations import DestinationInfo
 from bot.model.rules import BUILTIN_RULES
 from bot.settings import Settings
 from bot.storage import Store
 from handlers.telegram import FloodLimits
 from signals.metrics import metric_info
+from signals.sources.coingecko import CoinGeckoClient, CoinGeckoMarkets
+from signals.types import Source
+from tests.fakes.feeds import FeedServer
 from tests.fakes.scripted import ScriptedDominance, start_service
 from tests.fakes.telegram_api import (
     SentMessage,
@@ -24,6 +30,8 @@ from tests.fakes.telegram_api import (
     migrated_to,
     too_many_requests,
 )
+from tests.signals import scenario
+from timing import utcnow
 
 RULE = "btc-dominance-below-59"
 METRIC = "btc_dominance"
@@ -265,3 +273,55 @@ async def test_migrated_group_gets_its_alert_at_the_new_id(live: Running) -> Non
     assert moved.active
     assert moved.rule_ids == (RULE,)
     assert await live.destination(OLD_GROUP) is None
+
+
+def ranking_calls(feeds: FeedServer) -> int:
+    return sum(1 for s in feeds.seen if s.path.endswith("/markets") and "category" not in s.query)
+
+
+async def test_status_asi_shows_the_universe_the_live_coingecko_source_computed(
+    tmp_path: Path, fake: TelegramApiFake
+) -> None:
+    now = datetime.now(UTC)
+    async with FeedServer() as feeds:
+        # A hundred days of closes: enough for the 90-day reference, quick to store.
+        scenario.install(feeds, now, history_days=100)
+        markets: list[CoinGeckoMarkets] = []
+
+        def sources(_: Settings, session: aiohttp.ClientSession, store: Store) -> list[Source]:
+            client = CoinGeckoClient(session, feeds.coingecko_url, calls_per_minute=100_000)
+            markets.append(CoinGeckoMarkets(client, store))
+            return [*markets]
+
+        stop = asyncio.Event()
+        settings = settings_for(tmp_path, fake)
+        task = asyncio.create_task(run(settings, stop=stop, clock=utcnow, sources=sources))
+        try:
+            # A poller fetches again only once the last result is stored: a second ranking call
+            # means the first refresh's value and universe are both in place.
+            async with asyncio.timeout(DELIVERY_TIMEOUT):
+                while ranking_calls(feeds) < 2:
+                    await asyncio.sleep(POLL_SECONDS)
+            fake.private_message(USER, "/status asi")
+            (reply,) = await fake.wait_for_messages(USER, 1, DELIVERY_TIMEOUT)
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, STOP_TIMEOUT)
+
+    assert reply.parse_mode == "HTML"
+    lines = reply.plain.splitlines()
+    assert "Altcoin Season Index (asi)" in lines
+    assert "Value: 40" in lines
+    start = next(i for i, line in enumerate(lines) if line.startswith("ASI universe · "))
+    assert lines[start + 1 : start + 3] == [
+        "Bitcoin over 90 days: +10.0% · 20 of 50 coins beat it",
+        "✅ Beat Bitcoin (20): " + ", ".join(f"ALT{i:02d} +{50 + i}.0%" for i in range(20, 0, -1)),
+    ]
+    assert lines[start + 3].startswith("❌ Behind (30): ALT21 +10.0%, ALT22 −10.0%")
+    assert lines[start + 4] == (
+        "🚫 Excluded (7): TETHER, USD-COIN, NEW-DOLLAR (Stablecoins); "
+        "STAKED-ETHER, MEGA-LST (Liquid Staking Tokens); WRAPPED-BITCOIN (Wrapped-Tokens); "
+        "BRIDGED-THING (the name says it is a bridged copy of another chain's token)"
+    )
+    # The stored list of winners is not repeated above the universe.
+    assert "ALT20: +70.00%" not in reply.plain

@@ -15,7 +15,7 @@ from bot.storage import Store
 from bot.watch.engine import AlertEngine
 from handlers.telegram import TelegramStartError
 from signals.types import Sample
-from tests.fakes.telegram_api import SentMessage, conflict
+from tests.fakes.telegram_api import SentMessage, conflict, server_error
 from tests.handlers.telegram.conftest import OPERATOR, Env, MakeEnv, WallClock
 from timing import Backoff
 
@@ -208,12 +208,12 @@ async def test_status_is_a_compact_table(running: Env) -> None:
     assert "<pre>" in reply.text
     lines = reply.plain.splitlines()
     asi = next(line for line in lines if line.startswith("asi "))
-    assert asi.split() == ["asi", "61", "5m", "coingecko"]
+    assert asi.split() == ["asi", "61", "5", "min", "ago", "coingecko"]
     dominance = next(line for line in lines if line.startswith("btc_dominance "))
-    assert dominance.split() == ["btc_dominance", "58.40%", "5m", "coinpaprika"]
+    assert dominance.split() == ["btc_dominance", "58.40%", "5", "min", "ago", "coinpaprika"]
     firing = (await running.service.status()).firing
     assert [r.id for r in firing] == ["asi-above-50"]
-    assert "Firing\n• asi-above-50 — " in reply.plain
+    assert "Firing\n🟢 asi-above-50 — " in reply.plain
 
 
 async def test_status_of_one_metric_and_of_an_unknown_one(running: Env) -> None:
@@ -285,6 +285,23 @@ async def test_conflict_logs_one_line_and_keeps_going(
     assert "Another instance is polling this Telegram token" in warnings[0].getMessage()
     assert waits[:4] == [1, 2, 4, 8]
     assert any("working again" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_failed_poll_says_what_failed_in_one_line(
+    make_env: MakeEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def record(seconds: float) -> None:
+        pass
+
+    env = make_env(sleep=record, backoff=Backoff(base=1, cap=30))
+    env.fake.fail_polls(server_error(), times=3)
+    with caplog.at_level(logging.INFO, logger="handlers.telegram"):
+        await env.frontend.start()
+        env.fake.private_message(USER, "/help")
+        await reply_to(env, USER, 0)
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["Telegram polling (getUpdates) failed: Bad Gateway; retrying with backoff"]
 
 
 async def test_a_rejected_token_stops_start_without_quoting_it(make_env: MakeEnv) -> None:

@@ -99,10 +99,10 @@ async def deliver_in_order(
 def delivered_ids(fake: TelegramApiFake, chat: int) -> list[int]:
     """Return the event numbers that reached `chat`, in arrival order."""
     return [
-        int(line.removeprefix("📈 #"))
+        int(line.removeprefix("🟢 Risk-on · #"))
         for message in fake.messages(chat)
         for line in message.plain.splitlines()
-        if line.startswith("📈 #")
+        if line.startswith("🟢 Risk-on · #")
     ]
 
 
@@ -117,8 +117,8 @@ async def test_an_alert_states_rule_value_threshold_change_source_and_time(
     assert sent.thread_id == 9
     assert sent.parse_mode == "HTML"
     assert sent.plain.splitlines() == [
-        "📈 ASI <b>76</b> & rising",
-        "Altcoin Season Index: 76 (at or above 75)",
+        "🟢 Risk-on · ASI <b>76</b> & rising",
+        "Altcoin Season Index: 76 (rule: at or above 75)",
         "Change: +6 from 70",
         "altseason · via coingecko · 2026-01-05 12:30 UTC",
     ]

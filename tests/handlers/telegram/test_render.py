@@ -10,10 +10,19 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.commands import EventInfo, MetricStatus, RuleInfo, StatusReport, SubscriptionChange
-from bot.model.alerts import TONE_MARKS, AlertMessage, FeedNotice
+from bot.commands import (
+    EventInfo,
+    MetricStatus,
+    RuleInfo,
+    StatusReport,
+    SubscriptionChange,
+    UniverseCoin,
+    UniverseExclusion,
+    UniverseStatus,
+)
+from bot.model.alerts import TONE_COLOURS, TONE_MARKS, AlertMessage, FeedNotice
 from bot.model.regime import Reading
-from handlers.discord.render import TONE_COLOURS, alert_embed
+from handlers.discord.render import alert_embed
 from handlers.telegram.render import (
     escape,
     render_alert,
@@ -65,7 +74,19 @@ def test_status_table_aligns_columns_and_marks_stale_values() -> None:
             metric("btc_dominance", 58.4, "58.40%", 130, stale=True),
             metric("rut", None, "no data yet", 0, stale=True),
         ),
-        firing=(RuleInfo("asi-above-50", "ASI > 50 & rising", "asi", "asi > 50", False, "firing"),),
+        firing=(
+            RuleInfo(
+                "asi-above-50",
+                "ASI > 50 & rising",
+                "asi",
+                "asi > 50",
+                False,
+                "firing",
+                False,
+                "risk-on",
+            ),
+            RuleInfo("c4", "OTHERS.D < 8", "others_d", "others_d < 8", True, "firing"),
+        ),
         generated_at=NOW,
     )
 
@@ -74,29 +95,35 @@ def test_status_table_aligns_columns_and_marks_stale_values() -> None:
 
     table = re.search(r"<pre>(.*)</pre>", text, re.S)
     assert table is not None
-    # Columns are two spaces apart; an age such as "2h 10m" has one inside.
+    # Columns are two spaces apart; an age such as "2 h ago" has single spaces inside.
     rows = [re.split(r" {2,}", line.strip()) for line in parse_html(table.group(1)).splitlines()]
     assert rows == [
-        ["metric", "value", "age", "source"],
-        ["asi", "61", "5m", "coingecko"],
-        ["btc_dominance*", "58.40%", "2h 10m", "coingecko"],
+        ["metric", "value", "updated", "source"],
+        ["asi", "61", "5 min ago", "coingecko"],
+        ["btc_dominance*", "58.40%", "2 h ago", "coingecko"],
         ["rut*", "-", "-", "-"],
     ]
     widths = {len(line) for line in parse_html(table.group(1)).splitlines()[1:3]}
     assert len(widths) == 1
     assert "* btc_dominance: feed <down> & out" in plain
-    assert "• asi-above-50 — ASI > 50 & rising" in plain
+    assert "🟢 asi-above-50 — ASI > 50 & rising" in plain
+    assert "🔵 c4 — OTHERS.D < 8" in plain
 
 
 def test_rules_and_subscriptions_render_ids_as_code() -> None:
     rules = (
-        RuleInfo("altseason", "Altcoin season", "asi", "asi >= 75", False, "inactive", True),
+        RuleInfo(
+            "altseason", "Altcoin season", "asi", "asi >= 75", False, "inactive", True, "risk-on"
+        ),
         RuleInfo("custom-1", "<mine>", "btc_usd", "btc_usd > 1e5", True, "pending"),
     )
 
     text = render_rules(rules)
 
-    assert "✅ <code>altseason</code>" in text
+    assert (
+        "✅ <code>altseason</code> — Altcoin season <i>(asi &gt;= 75; risk-on; inactive)</i>"
+        in text
+    )
     assert "▫️ <code>custom-1</code> — &lt;mine&gt;" in text
     change = SubscriptionChange(("altseason",), (), ("altseason", "rut-new-high"))
     assert parse_html(render_subscription(change)) == (
@@ -125,8 +152,8 @@ def alert(**changes: object) -> AlertMessage:
 
 def test_resolved_alert_with_a_fall_and_a_naive_time() -> None:
     assert parse_html(render_alert(alert())).splitlines() == [
-        "⚪ Resolved: Bitcoin dominance falls below 59%",
-        "Bitcoin dominance: 59.50% (crosses below 59.00%)",
+        "🔴 Risk-off · Resolved: Bitcoin dominance falls below 59%",
+        "Bitcoin dominance: 59.50% (rule: crosses below 59.00%)",
         "Change: −0.75 pp from 60.25%",
         "btc-dominance-below-59 · via coinpaprika · 2026-01-05 09:05 UTC",
     ]
@@ -147,32 +174,33 @@ def test_an_alert_states_its_value_exactly_once() -> None:
     text = parse_html(render_alert(message))
     assert text.count("57") == 1
     assert "<b>57</b>" in render_alert(message)
-    assert "crosses above 50" in text
+    assert "(rule: crosses above 50)" in text
     assert "Change: +9 from 48" in text
 
 
 @pytest.mark.parametrize(
     ("op", "direction", "mark", "colour"),
-    [("crosses above", "rise", "📈", 0x2ECC71), (">=", "rise", "📈", 0x2ECC71),
-     ("crosses below", "fall", "📉", 0xE74C3C), ("<=", "fall", "📉", 0xE74C3C)],
+    [("crosses above", "rise", "🔴 Risk-off", 0xE74C3C), (">=", "rise", "🔴 Risk-off", 0xE74C3C),
+     ("crosses below", "fall", "🟢 Risk-on", 0x2ECC71), ("<=", "fall", "🟢 Risk-on", 0x2ECC71)],
 )  # fmt: skip
-def test_firing_marks_and_discord_colours_follow_the_rules_direction(
+def test_firing_marks_and_discord_colours_follow_what_the_move_means(
     op: str, direction: str, mark: str, colour: int
 ) -> None:
-    # The value moved against the rule's direction last: the rule decides, not the tick.
+    # Bitcoin dominance rising is risk-off. The value moved against the rule's direction last:
+    # the rule decides, not the tick.
     message = alert(state="firing", op=op, direction=direction, value=58.9, previous=58.8)
-    assert render_alert(message).startswith(f"{mark} <b>")
+    assert render_alert(message).startswith(f"<b>{mark} · ")
     embed = alert_embed(message)
-    assert embed.title.startswith(f"{mark} ")
+    assert embed.title.startswith(f"{mark} · ")
     assert embed.colour == colour
-    assert TONE_MARKS[message.tone] == mark and TONE_COLOURS[message.tone] == colour
+    assert mark.startswith(TONE_MARKS[message.tone]) and TONE_COLOURS[message.tone] == colour
 
 
 def test_resolved_alerts_agree_on_both_front_ends() -> None:
     message = alert()
-    assert render_alert(message).startswith("⚪ <b>Resolved: ")
-    assert alert_embed(message).title.startswith("⚪ Resolved: ")
-    assert alert_embed(message).colour == TONE_COLOURS["resolved"]
+    assert render_alert(message).startswith("<b>🔴 Risk-off · Resolved: ")
+    assert alert_embed(message).title.startswith("🔴 Risk-off · Resolved: ")
+    assert alert_embed(message).colour == TONE_COLOURS["risk-off"]
 
 
 def test_alert_without_threshold_or_previous_value() -> None:
@@ -202,8 +230,8 @@ def test_a_regime_alert_lists_its_components_escaped() -> None:
     html = render_alert(message)
     assert "ASI &lt;55&gt;" in html
     assert parse_html(html).splitlines()[1:5] == [
-        "Risk-on regime score: 4 of 6 (at or above 4 of 6)",
-        "Change: +1 from 3 of 6",
+        "Risk-on regime score: 4 of 6 (rule: at or above 4 of 6)",
+        "Change: up from 3",
         "✅ Altcoin Season Index above 50 — ASI <55>",
         "❔ Net liquidity rising (4 weeks) — no fresh value",
     ]
@@ -227,7 +255,7 @@ def test_feed_notices_word_their_facts_escaped() -> None:
     )
     assert parse_html(render_alert(down)).splitlines() == [
         "⚠️ Feed yahoo is down",
-        "Failing since 2026-01-05 08:00 UTC (1h 5m)",
+        "Failing for 1 h, since 2026-01-05 08:00 UTC",
         "Error: HTTP 503 <html>",
         "source-down:yahoo · 2026-01-05 09:05 UTC",
     ]
@@ -235,7 +263,7 @@ def test_feed_notices_word_their_facts_escaped() -> None:
     back = replace(down, state="resolved", notice=FeedNotice("yahoo", since))
     assert parse_html(render_alert(back)).splitlines() == [
         "✅ Feed yahoo answers again",
-        "Down for 1h 5m, since 2026-01-05 08:00 UTC",
+        "Down for 1 h, since 2026-01-05 08:00 UTC",
         "source-down:yahoo · 2026-01-05 09:05 UTC",
     ]
 
@@ -249,8 +277,8 @@ def test_history_words_each_alert_from_its_data() -> None:
     )  # fmt: skip
     assert parse_html(render_history(events)).splitlines() == [
         "Recent alerts",
-        "2026-01-05 09:05 UTC · ⚪ btc-dominance-below-59 · resolved · Bitcoin dominance: "
-        "59.50% (crosses below 59.00%)",
+        "2026-01-05 09:05 UTC · 🔴 btc-dominance-below-59 · resolved · Bitcoin dominance: "
+        "59.50% (rule: crosses below 59.00%)",
         "2026-01-05 09:05 UTC · ⚠️ source-down:yahoo · Feed yahoo is down: <timeout>",
     ]
 
@@ -332,3 +360,61 @@ def test_any_split_is_valid_html_and_loses_nothing(blocks: list[str], limit: int
         assert parse_html(part).strip()
     joined = "".join(parse_html(p) for p in parts)
     assert re.sub(r"\s", "", joined) == re.sub(r"\s", "", parse_html(text))
+
+
+def universe(coins: int = 3, excluded: int = 4, symbol_length: int = 3) -> UniverseStatus:
+    """Return a universe: Bitcoin -20 %; coin i changed (i - 5) * 10 %; the last one is young."""
+    return UniverseStatus(
+        NOW,
+        -0.20,
+        (
+            *(
+                UniverseCoin(f"C{i:0{symbol_length - 1}d}", f"Coin {i}", (i - 5) / 10)
+                for i in range(coins - 1)
+            ),
+            UniverseCoin("WLFI", "World Liberty Financial", None),
+        ),
+        tuple(
+            UniverseExclusion(f"X{i:0{symbol_length - 1}d}", f"Ex {i}", f"reason <{i % 3}>")
+            for i in range(excluded)
+        ),
+    )
+
+
+def test_status_asi_lists_the_universe_with_changes_and_excluded_coins() -> None:
+    report = StatusReport(
+        (metric("asi", 50.0, "50", 1),), (), NOW, universe=universe(coins=9, excluded=4)
+    )
+    text = render_status(report, "asi")
+    lines = parse_html(text).splitlines()
+    start = lines.index("ASI universe · 2026-01-05 12:00 UTC")
+    assert lines[start + 1 :] == [
+        "Bitcoin over 90 days: −20.0% · 4 of 8 coins beat it",
+        # Equal to Bitcoin's change (C3) does not beat it.
+        "✅ Beat Bitcoin (4): C07 +20.0%, C06 +10.0%, C05 +0.0%, C04 −10.0%",
+        "❌ Behind (4): C03 −20.0%, C02 −30.0%, C01 −40.0%, C00 −50.0%",
+        "❔ No 90-day close (1): WLFI",
+        "🚫 Excluded (4): X00, X03 (reason <0>); X01 (reason <1>); X02 (reason <2>)",
+        "No built-in rule watches it; add your own with /alert.",
+    ]
+
+
+def test_status_asi_before_the_first_computation_says_not_computed_yet() -> None:
+    report = StatusReport(
+        (metric("asi", None, "no data yet", 0),), (), NOW, universe=UniverseStatus(None)
+    )
+    assert "ASI universe: not computed yet" in parse_html(render_status(report, "asi"))
+
+
+def test_a_universe_of_long_symbols_still_fits_one_message() -> None:
+    big = universe(coins=50, excluded=60, symbol_length=12)
+    firing = tuple(
+        RuleInfo(r, "d" * 100, "asi", "asi >= 75", False, "firing")
+        for r in ("asi-above-50", "altseason")
+    )
+    report = StatusReport((metric("asi", 50.0, "50", 1),), firing, NOW, universe=big)
+    text = render_status(report, "asi")
+    assert split_html(text) == [text]
+    plain = parse_html(text)
+    assert "more" in plain  # cut where counted, not mid-word
+    assert re.search(r"🚫 Excluded \(60\): .* … and \d+ more$", plain, re.MULTILINE)
