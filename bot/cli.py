@@ -9,7 +9,7 @@ import logging
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import aiohttp
 
@@ -22,17 +22,21 @@ from bot.app import (
     run,
 )
 from bot.commands import UniverseStatus, universe_status
+from bot.commands.backtests import resolve_rule, run_backtest
+from bot.model.backtest import Backtest, report_lines
 from bot.model.checks import prepare_catalogue
 from bot.model.destinations import BadDestination, Destination
 from bot.model.evaluation import condition_holds
 from bot.model.formatting import format_age, format_ago, format_fraction, format_time
-from bot.model.metrics import CATALOGUE, CatalogueError, LatestValue, metric_info
+from bot.model.history_csv import CsvError, parse_history
+from bot.model.metrics import CATALOGUE, FEED_NOTICES, CatalogueError, LatestValue, metric_info
 from bot.model.regime import METRIC as REGIME_METRIC
 from bot.model.regime import SOURCE as REGIME_SOURCE
 from bot.model.regime import VERDICT_MARKS, Regime, assess
-from bot.model.rules import ALL_BUILTINS, Rule, builtin_rules
+from bot.model.rules import ALL_BUILTINS, Rule, RuleSyntaxError, builtin_rules
 from bot.settings import Settings, SettingsError, load_settings
 from bot.storage import Store, StoreUnavailable
+from bot.watch.engine import AlertEngine, custom_rule
 from bot.watch.regime import RegimeSource, dominance_reference
 from bot.web.health import CannotListen
 from signals.specs.coingecko import MarketsMetric
@@ -43,6 +47,9 @@ log = logging.getLogger(__name__)
 
 # While `status` waits, a line on stderr this often says for what.
 PROGRESS_SECONDS = 10.0
+# Imported samples name where they came from, as every sample names its source.
+_IMPORT_SOURCE = "import"
+_BAD_ROWS_SHOWN = 20
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,7 +69,28 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("rules", nargs="*", help="rule ids, or all (the default)")
     commands.add_parser("rules", help="list the built-in rules")
+    backtest = commands.add_parser(
+        "backtest", help="replay a rule on the stored history through the live engine"
+    )
+    backtest.add_argument("rule", nargs="+", help='a rule id, or "<metric> <op> <value>"')
+    backtest.add_argument("--from", dest="start", type=_day, help="first day, YYYY-MM-DD (UTC)")
+    backtest.add_argument("--to", dest="end", type=_day, help="last day, YYYY-MM-DD (UTC)")
+    backtest.add_argument("--json", action="store_true", help="print JSON")
+    history = commands.add_parser("history", help="manage stored history")
+    history_commands = history.add_subparsers(dest="history_command", required=True)
+    imported = history_commands.add_parser(
+        "import", help="import a metric's history from a CSV file (no alert fires)"
+    )
+    imported.add_argument("metric", help="a metric id (python -m bot status lists them)")
+    imported.add_argument("file", help="CSV with a header: date, time or timestamp; value or close")
     return parser
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _rules(settings)
         if command == "status":
             return asyncio.run(_status(settings, args.metric, as_json=args.json))
+        if command == "backtest":
+            return asyncio.run(
+                _backtest(settings, args.rule, args.start, args.end, as_json=args.json)
+            )
+        if command == "history":
+            return _import(settings, args.metric, args.file)
         return asyncio.run(_subscription(settings, command, args.destination, args.rules))
     except (StoreUnavailable, CannotListen) as exc:
         print(f"risk-on-radar: {exc}", file=sys.stderr)
@@ -96,6 +130,134 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 0
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat().replace("+00:00", "Z")
+
+
+async def _backtest(
+    settings: Settings, words: list[str], start: date | None, end: date | None, *, as_json: bool
+) -> int:
+    prepare_catalogue(settings.ingest_metrics)
+    begin = None if start is None else datetime.combine(start, datetime.min.time(), UTC)
+    # --to names the last day replayed, all of it.
+    until = (
+        None if end is None else datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
+    )
+    if begin is not None and until is not None and begin >= until:
+        print("risk-on-radar: --from must not be after --to", file=sys.stderr)
+        return 2
+    defaults = rule_defaults(settings)
+    store = await Store.open(settings.async_database_url)
+    try:
+        customs = [
+            custom_rule(rule_id, owner, spec, defaults)
+            for rule_id, owner, spec in await store.custom_rule_rows()
+            if spec.metric in CATALOGUE
+        ]
+        rules = [*builtin_rules(defaults), *customs]
+        try:
+            # "asi >= 75" may come quoted as one argument or unquoted as three.
+            split = " ".join(words).split()
+            rule = resolve_rule(split, rules, frozenset(_metric_ids()), defaults)
+        except RuleSyntaxError as exc:
+            print(f"risk-on-radar: {exc}", file=sys.stderr)
+            return 2
+        result = await run_backtest(store, rule, begin, until)
+    finally:
+        await store.close()
+    if as_json:
+        print(json.dumps(_backtest_json(result, start, end), indent=2))
+    else:
+        print("\n".join(report_lines(result)))
+    return 0
+
+
+def _backtest_json(result: Backtest, start: date | None, end: date | None) -> dict[str, object]:
+    """Return the backtest as JSON: the contracted keys first, then the totals and aftermath."""
+    first = None if result.first is None else result.first.date()
+    last = None if result.last is None else result.last.date()
+    shown_from, shown_to = start or first, end or last
+    return {
+        "rule": result.rule.id,
+        "metric": result.rule.metric,
+        "from": None if shown_from is None else shown_from.isoformat(),
+        "to": None if shown_to is None else shown_to.isoformat(),
+        "samples": result.samples,
+        "events": [{"state": e.state, "at": _iso(e.at), "value": e.value} for e in result.events],
+        "condition": result.rule.condition,
+        "fired": len(result.firings),
+        "firing_seconds": result.firing_time.total_seconds(),
+        "still_firing": result.still_firing,
+        "after": [
+            {
+                "at": _iso(a.at),
+                "changes": [
+                    {"metric": c.metric, "days": c.days, "change": c.change} for c in a.changes
+                ],
+            }
+            for a in result.aftermath
+        ],
+    }
+
+
+def _metric_ids() -> tuple[str, ...]:
+    return (*CATALOGUE.builtin, *CATALOGUE.pushed)
+
+
+def _import(settings: Settings, metric: str, path: str) -> int:
+    prepare_catalogue(settings.ingest_metrics)
+    metric = metric.strip().lower()
+    if metric not in CATALOGUE or metric == FEED_NOTICES:
+        print(
+            f"risk-on-radar: unknown metric {metric[:40]!r}: expected one of "
+            f"{', '.join(sorted(m for m in _metric_ids() if m != FEED_NOTICES))} "
+            "(pushed-in metrics must be listed in INGEST_METRICS)",
+            file=sys.stderr,
+        )
+        return 2
+    info = metric_info(metric)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            parsed = parse_history(handle, metric, _IMPORT_SOURCE, utcnow(), info.range_problem)
+    except OSError as exc:
+        print(f"risk-on-radar: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:
+        print(f"risk-on-radar: {path} is not UTF-8 text", file=sys.stderr)
+        return 2
+    except CsvError as exc:
+        print(f"risk-on-radar: {path}: {exc}", file=sys.stderr)
+        return 2
+    if parsed.bad:
+        print(
+            f"risk-on-radar: {path}: {len(parsed.bad)} bad rows, nothing imported",
+            file=sys.stderr,
+        )
+        for row in parsed.bad[:_BAD_ROWS_SHOWN]:
+            print(f"  {row}", file=sys.stderr)
+        if len(parsed.bad) > _BAD_ROWS_SHOWN:
+            print(f"  and {len(parsed.bad) - _BAD_ROWS_SHOWN} more", file=sys.stderr)
+        return 1
+    if not parsed.samples:
+        print(f"risk-on-radar: {path}: no rows after the header, nothing imported", file=sys.stderr)
+        return 1
+    asyncio.run(_store_history(settings, parsed.samples))
+    first, last = parsed.samples[0].at, parsed.samples[-1].at
+    print(
+        f"imported {len(parsed.samples)} samples of {metric}, "
+        f"from {format_time(first)} to {format_time(last)}"
+    )
+    return 0
+
+
+async def _store_history(settings: Settings, samples: Sequence[Sample]) -> None:
+    store = await Store.open(settings.async_database_url)
+    try:
+        await AlertEngine(store, rule_defaults(settings), utcnow).import_history(samples)
+    finally:
+        await store.close()
 
 
 def _rules(settings: Settings) -> int:

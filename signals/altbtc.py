@@ -31,6 +31,7 @@ from signals.types import Sample, Stale
 BASE_LEVEL = 100.0
 MACD_METRIC = MarketsMetric.ALTBTC_MACD
 RSI_METRIC = MarketsMetric.ALTBTC_RSI
+INDEX_METRIC = MarketsMetric.ALTBTC_INDEX
 # Index days before each reading's first value: the MACD signal line, and RSI's first change.
 MACD_DAYS = MACD_SLOW + MACD_SIGNAL - 1
 RSI_DAYS = RSI_PERIOD + 1
@@ -76,8 +77,9 @@ def altbtc_index(
 def altbtc_samples(index: pd.Series, source: str) -> dict[str, tuple[Sample, ...] | Stale]:
     """Return each reading's daily samples (oldest first), or a warm-up notice while too short.
 
-    Keyed by metric: `altbtc_macd` (histogram) and `altbtc_rsi`; each sample is stamped 00:00 UTC
-    of its day and carries the index level (and the MACD and signal lines) in its detail.
+    Keyed by metric: `altbtc_macd` (histogram), `altbtc_rsi` and `altbtc_index` (the level, kept
+    as history so a backtest can tell what the index did after a rule fired); each sample is
+    stamped 00:00 UTC of its day and the readings carry the index level in their detail.
     """
     lines = macd(index)
     strength = rsi(index, RSI_PERIOD)
@@ -106,9 +108,14 @@ def altbtc_samples(index: pd.Series, source: str) -> dict[str, tuple[Sample, ...
         for at, value, level in zip(days, strength.to_list(), levels, strict=True)
         if not pd.isna(value)
     )
+    index_points = tuple(
+        Sample(INDEX_METRIC, float(level), at, source)
+        for at, level in zip(days, levels, strict=True)
+    )
     return {
         MACD_METRIC: macd_points or _warming_up(MACD_METRIC, len(index), MACD_DAYS),
         RSI_METRIC: rsi_points or _warming_up(RSI_METRIC, len(index), RSI_DAYS),
+        INDEX_METRIC: index_points or _warming_up(INDEX_METRIC, 0, 1),
     }
 
 

@@ -42,6 +42,11 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("unmute", "", "Resume alerts here and send what was held", True),
     CommandSpec("history", "[n]", "The last n alerts sent or held here"),
     CommandSpec(
+        "backtest",
+        "<rule | metric op value> [years]",
+        "How often a rule would have fired on the stored history, and what followed",
+    ),
+    CommandSpec(
         "quiet",
         "<HH:MM-HH:MM> [zone] | off",
         "Hold alerts every night (or any daily window), sent in one summary after",

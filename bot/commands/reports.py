@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 
 from bot.model.alerts import AlertMessage, AlertState, Handling
+from bot.model.backtest import Backtest
 from bot.model.destinations import Destination
 from bot.model.formatting import format_time
 from bot.model.metrics import Lean
@@ -72,6 +73,8 @@ class RuleInfo:
     since: datetime | None = None
     # Why the metric has no fresh value now, when it has none (said when an alert is added).
     no_data: str | None = None
+    # How the rule would have done on the stored history (said when an alert is added).
+    backtest: Backtest | None = None
 
     @property
     def already_true(self) -> bool:

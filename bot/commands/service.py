@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 
+from bot.commands.backtests import resolve_rule, run_backtest, usage_error
 from bot.commands.reports import (
     Caller,
     CommandError,
@@ -27,6 +28,7 @@ from bot.commands.reports import (
     UnmuteInfo,
 )
 from bot.model.alerts import HistoryEntry
+from bot.model.backtest import Backtest
 from bot.model.destinations import Destination, DestinationInfo
 from bot.model.evaluation import RuleState, condition_holds
 from bot.model.formatting import format_age
@@ -63,6 +65,9 @@ _COUNT = re.compile(r"[0-9]{1,3}")
 _OFF = "off"
 _QUIET_USAGE = "Usage: /quiet <HH:MM-HH:MM> [zone] | off, e.g. /quiet 23:00-07:00 Europe/Berlin"
 _ZONE_USAGE = "Usage: /timezone <IANA zone>, e.g. /timezone Europe/Berlin"
+_YEARS = re.compile(r"[0-9]{1,3}")
+_MAX_YEARS = 50
+_YEAR = timedelta(days=365.25)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -392,7 +397,32 @@ class CommandService:
                 rule.metric, latest.get(rule.metric), feeds.get(rule.metric), now, detailed=False
             )
             info = replace(info, no_data=status.stale_reason or "no fresh value")
-        return info
+        # Whoever sets an alert wants to know how often it would have spoken.
+        return replace(info, backtest=await run_backtest(self._store, rule))
+
+    async def backtest(self, caller: Caller | None, args: Sequence[str]) -> Backtest:
+        """Replay a rule (an id, or `<metric> <op> <value>`) on the stored history, `[years]` back."""
+        words = [w for w in (strip_invisible(a).strip() for a in args) if w]
+        if not words:
+            raise usage_error("name a rule or a condition")
+        rules = await self._visible_rules(caller)
+        metrics = frozenset(self._metrics)
+        years = None
+        try:
+            rule = resolve_rule(words, rules, metrics, self._engine.defaults)
+        except RuleSyntaxError as exc:
+            # A trailing whole number that spoils the condition is the number of years.
+            if len(words) < 2 or not _YEARS.fullmatch(words[-1]):
+                raise usage_error(exc) from None
+            try:
+                rule = resolve_rule(words[:-1], rules, metrics, self._engine.defaults)
+            except RuleSyntaxError:
+                raise usage_error(exc) from None
+            years = int(words[-1])
+            if not 1 <= years <= _MAX_YEARS:
+                raise usage_error(f"years must be from 1 to {_MAX_YEARS}") from None
+        start = None if years is None else self._clock() - years * _YEAR
+        return await run_backtest(self._store, rule, start)
 
     async def remove_alert(self, caller: Caller, rule_id: str) -> None:
         """Delete one of this chat's custom alerts."""

@@ -131,6 +131,30 @@ class MetricsStore(Database):
         async with self._connect() as conn:
             return [(row.at, row.value) for row in await conn.execute(query)]
 
+    async def metric_history(
+        self, metric: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[Sample]:
+        """Return the stored samples of `metric` with start <= at < end, oldest first."""
+        query = select(samples.c.at, samples.c.value, samples.c.source).where(
+            samples.c.metric == metric
+        )
+        if start is not None:
+            query = query.where(samples.c.at >= start)
+        if end is not None:
+            query = query.where(samples.c.at < end)
+        async with self._connect() as conn:
+            rows = await conn.execute(query.order_by(samples.c.at))
+            return [Sample(metric, row.value, row.at, row.source) for row in rows]
+
+    async def highest_before(self, metric: str, at: datetime) -> float | None:
+        """Return the highest stored value of `metric` before `at`."""
+        query = select(func.max(samples.c.value)).where(
+            samples.c.metric == metric, samples.c.at < at
+        )
+        async with self._connect() as conn:
+            value = (await conn.execute(query)).scalar()
+        return None if value is None else float(value)
+
     async def edge_sample(
         self, metric: str, start: datetime, end: datetime, *, newest: bool
     ) -> tuple[datetime, float] | None:

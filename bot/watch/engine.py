@@ -81,6 +81,10 @@ class AlertEngine:
     def builtins(self) -> tuple[Rule, ...]:
         return self._builtins
 
+    @property
+    def defaults(self) -> RuleDefaults:
+        return self._defaults
+
     async def rules(self) -> tuple[Rule, ...]:
         """Return every rule, built-in and custom, reading custom ones when the cache is old."""
         now = self._clock()
@@ -138,6 +142,28 @@ class AlertEngine:
         for stale in result.stale:
             await self._store.mark_stale(stale.metric, stale.reason, now)
         return fired
+
+    async def import_history(self, samples: Sequence[Sample]) -> None:
+        """Store samples of one metric as history in one transaction; no rule is evaluated."""
+        if not samples:
+            return
+        metrics = {s.metric for s in samples}
+        highs = [r.id for r in await self.rules() if r.metric in metrics and r.op == "new high"]
+        async with self._store.unit() as unit:
+            for start in range(0, len(samples), 1000):
+                await unit.save_samples(samples[start : start + 1000])
+            if highs:
+                # A record beaten by imported history would make the next close a false "new
+                # high". A rule with no record yet seeds itself from all stored history anyway.
+                top = max(s.value for s in samples)
+                states = await unit.lock_states(highs, None)
+                await unit.save_states(
+                    {
+                        rule_id: replace(state, high=top)
+                        for rule_id, state in states.items()
+                        if state.high is not None and state.high < top
+                    }
+                )
 
     async def ingest_sample(self, sample: Sample) -> list[Fired]:
         """Store one sample and, in the same transaction, every state change and alert it causes."""

@@ -51,6 +51,7 @@ MANAGE = discord.Permissions(manage_channels=True)
 CHOICES_LIMIT = 25
 CHOICE_LENGTH = 100
 MAX_HISTORY = 50
+MAX_YEARS = 50
 MUTE_SUGGESTIONS = ("30m", "1h", "2h", "8h", "1d", "1w")
 QUIET_SUGGESTIONS = ("22:00-07:00", "23:00-07:00", "00:00-08:00", "off")
 _WORDS = re.compile(r"[\s,]+")
@@ -282,6 +283,11 @@ class RadarCommands:
             return Reply(render.time_zone_text(await self._service.show_time_zone(caller)))
         return Reply(render.time_zone_text(await self._service.set_time_zone(caller, zone)))
 
+    async def _backtest(self, interaction: Interaction, rule: str, years: int | None) -> Reply:
+        words = [*rule.split(), *(() if years is None else (str(years),))]
+        found = await self._service.backtest(self.caller(interaction), words)
+        return Reply(render.backtest_text(found))
+
     # ---- autocomplete ----------------------------------------------------------------------
 
     async def _complete(self, candidates: Callable[[], Awaitable[Sequence[str]]]) -> Sequence[str]:
@@ -308,6 +314,16 @@ class RadarCommands:
             return ("all", *await self._service.rule_ids(self.caller(interaction)))
 
         return list_choices(await self._complete(ids), current)
+
+    async def complete_rules_one(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Offer rule ids (the caller's custom ones included) matching what was typed."""
+
+        async def ids() -> Sequence[str]:
+            return await self._service.rule_ids(self.caller(interaction))
+
+        return choices(await self._complete(ids), current)
 
     async def complete_custom(
         self, interaction: Interaction, current: str
@@ -445,6 +461,19 @@ class RadarCommands:
         ) -> None:
             await answer(interaction, lambda: self._history(interaction, count))
 
+        @app_commands.command(name="backtest", description=_about("backtest"))
+        @app_commands.describe(
+            rule="A rule id, or a condition such as asi >= 75",
+            years=f"How many years back, 1 to {MAX_YEARS} (default: all stored history)",
+        )
+        @app_commands.autocomplete(rule=self.complete_rules_one)
+        async def backtest(
+            interaction: Interaction,
+            rule: str,
+            years: app_commands.Range[int, 1, MAX_YEARS] | None = None,
+        ) -> None:
+            await answer(interaction, lambda: self._backtest(interaction, rule, years))
+
         commands: list[AppCommand] = [
             status,
             rules,
@@ -457,6 +486,7 @@ class RadarCommands:
             history,
             quiet,
             timezone,
+            backtest,
         ]
 
         @app_commands.command(name="help", description=_about("help"))

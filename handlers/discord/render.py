@@ -29,6 +29,7 @@ from bot.model.alerts import (
     HeldSummary,
     lean_tone,
 )
+from bot.model.backtest import Backtest, brief, report_lines
 from bot.model.formatting import (
     alert_headline,
     format_age,
@@ -230,7 +231,15 @@ def added_alert_text(rule: RuleInfo) -> str:
         )
     elif rule.now_text() is not None:
         text += f"\nAlready true: {rule.now_text()}."
+    if rule.backtest is not None:
+        text += f"\nBacktest: {brief(rule.backtest)}."
     return text
+
+
+def backtest_text(backtest: Backtest) -> str:
+    """Render `/backtest`: the window, each firing and resolution, what followed, the totals."""
+    head, *rest = report_lines(backtest)
+    return "\n".join([f"**{head}**", *rest])
 
 
 def discord_time(at: datetime) -> str:

@@ -42,6 +42,7 @@ from handlers.telegram.render import (
     render_alert_added,
     render_alert_removed,
     render_alerts,
+    render_backtest,
     render_help,
     render_history,
     render_mute,
@@ -102,6 +103,7 @@ class ChatCommands:
             "history": self._history,
             "quiet": self._quiet,
             "timezone": self._timezone,
+            "backtest": self._backtest,
         }
         missing = {c.name for c in COMMANDS} ^ set(self._answers)
         if missing:
@@ -299,6 +301,10 @@ class ChatCommands:
             return Reply(render_time_zone(await self._service.show_time_zone(caller)))
         caller = await self._caller(origin, manage=True)
         return Reply(render_time_zone(await self._service.set_time_zone(caller, " ".join(args))))
+
+    async def _backtest(self, origin: Origin, args: list[str]) -> Reply:
+        caller = await self._caller(origin, manage=False)
+        return Reply(render_backtest(await self._service.backtest(caller, args)))
 
     # sending
 

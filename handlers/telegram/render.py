@@ -25,6 +25,7 @@ from bot.commands import (
     UnmuteInfo,
 )
 from bot.model.alerts import TONE_MARKS, AlertMessage, FeedNotice, Handling, HeldSummary, lean_tone
+from bot.model.backtest import Backtest, brief, report_lines
 from bot.model.formatting import (
     alert_headline,
     format_age,
@@ -261,6 +262,8 @@ def render_alert_added(rule: RuleInfo) -> str:
         )
     elif rule.now_text() is not None:
         text += f"\nAlready true: {escape(rule.now_text())}."
+    if rule.backtest is not None:
+        text += f"\nBacktest: {escape(brief(rule.backtest))}."
     return text
 
 
@@ -279,6 +282,12 @@ def render_alerts(rules: Sequence[RuleInfo]) -> str:
         for r in rules
     ]
     return "\n".join(lines)
+
+
+def render_backtest(backtest: Backtest) -> str:
+    """Return `/backtest`: the window, each firing and resolution, what followed, the totals."""
+    head, *rest = report_lines(backtest)
+    return "\n".join([f"<b>{escape(head)}</b>", *(escape(line) for line in rest)])
 
 
 def render_mute(info: MuteInfo) -> str:

@@ -17,6 +17,7 @@ import aiohttp
 import pandas as pd
 
 from signals.altbtc import (
+    INDEX_METRIC,
     MACD_METRIC,
     RSI_METRIC,
     altbtc_index,
@@ -279,7 +280,7 @@ def _raise_status_error(body: Payload) -> None:
 
 
 class CoinGeckoMarkets:
-    """The `asi`, `altbtc_macd`, `altbtc_rsi` and `alt_volume_ratio` source.
+    """The `asi`, `altbtc_macd`, `altbtc_rsi`, `altbtc_index` and `alt_volume_ratio` source.
 
     One `/coins/markets` call per warm refresh, history only for newcomers. Each refresh ranks
     the market (one call) and needs every universe coin's reference close (see `signals.asi`).
@@ -297,7 +298,8 @@ class CoinGeckoMarkets:
     next one, back-filled like any newcomer. `asi_universe()` returns the last refresh's
     universe, each coin's change and each exclusion's reason, for `/status asi`.
 
-    The other metrics cost no call of their own. `altbtc_macd` and `altbtc_rsi` read the
+    The other metrics cost no call of their own. `altbtc_macd`, `altbtc_rsi` and
+    `altbtc_index` read the
     universe's and Bitcoin's stored closes (`signals.altbtc`) once per day and universe; the
     first time each is published, its earlier days go out as `FetchResult.history`, later
     refreshes re-send the newest few days. `alt_volume_ratio` sums the universe's volumes from
@@ -387,7 +389,9 @@ class CoinGeckoMarkets:
         )
         asi = FetchResult(samples=(outcome,)) if isinstance(outcome, Sample) else _stale(outcome)
         caps = universe_weights(self._universe)
-        altbtc = await self._guarded((MACD_METRIC, RSI_METRIC), self._altbtc_readings(caps, now))
+        altbtc = await self._guarded(
+            (MACD_METRIC, RSI_METRIC, INDEX_METRIC), self._altbtc_readings(caps, now)
+        )
         volume = await self._guarded((VOLUME_METRIC,), self._volume_ratio(caps, now))
         return FetchResult(
             samples=asi.samples + altbtc.samples + volume.samples,

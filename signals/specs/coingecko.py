@@ -9,6 +9,7 @@ from signals.catalog import (
     DAILY,
     INDEX,
     INTRADAY,
+    LEVEL,
     RATIO,
     BuildContext,
     MetricInfo,
@@ -33,6 +34,7 @@ class MarketsMetric(StrEnum):
     ALT_VOLUME_RATIO = "alt_volume_ratio"
     ALTBTC_MACD = "altbtc_macd"
     ALTBTC_RSI = "altbtc_rsi"
+    ALTBTC_INDEX = "altbtc_index"
 
 
 METRICS = (
@@ -78,6 +80,17 @@ METRICS = (
         valid_range=INDEX,
         # Alts gaining on Bitcoin; oversold (below 30) is alts at their weakest against it.
         rising="risk-on",
+    ),
+    MetricInfo(
+        MarketsMetric.ALTBTC_INDEX,
+        "Alt/BTC index",
+        "",
+        2,
+        DAILY,
+        0.01,
+        band_is_fraction=True,
+        reads=(ALT_RANKING,),
+        valid_range=LEVEL,
     ),
 )
 

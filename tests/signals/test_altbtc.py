@@ -16,7 +16,7 @@ from signals.altbtc import (
 )
 from signals.asi import load_exclusions, select_universe
 from signals.indicators import macd, rsi
-from signals.types import Stale
+from signals.types import Sample, Stale
 from tests.signals import scenario
 
 D0 = date(2024, 5, 1)
@@ -148,6 +148,9 @@ def altbtc_signals(index: pd.Series) -> tuple[float | None, float | None]:
     return newest(MACD_METRIC), newest(RSI_METRIC)
 
 
+DAY_ONE = datetime(2024, 1, 1, tzinfo=UTC)
+
+
 def daily(values: list[float]) -> pd.Series:
     return pd.Series(values, index=pd.date_range("2024-01-01", periods=len(values), freq="D"))
 
@@ -195,10 +198,26 @@ def test_samples_are_stamped_at_midnight_of_each_day_with_a_reading() -> None:
     assert [p.value for p in rsi_points] == strength.dropna().tolist()
 
 
+def test_the_index_level_is_published_from_its_first_day() -> None:
+    readings = altbtc_samples(daily([100.0, 101.5]), "coingecko")
+    assert readings["altbtc_index"] == (
+        Sample("altbtc_index", 100.0, datetime(2024, 1, 1, tzinfo=UTC), "coingecko"),
+        Sample("altbtc_index", 101.5, datetime(2024, 1, 2, tzinfo=UTC), "coingecko"),
+    )
+    empty = pd.Series(dtype="float64", index=pd.DatetimeIndex([]))
+    assert altbtc_samples(empty, "coingecko")["altbtc_index"] == Stale(
+        "altbtc_index", "warming up: 0 of 1 days of alt/BTC history"
+    )
+
+
 def test_samples_warm_up_with_the_days_counted() -> None:
     assert altbtc_samples(daily([100.0] * 14), "coingecko") == {
         "altbtc_macd": Stale("altbtc_macd", "warming up: 14 of 34 days of alt/BTC history"),
         "altbtc_rsi": Stale("altbtc_rsi", "warming up: 14 of 15 days of alt/BTC history"),
+        "altbtc_index": tuple(
+            Sample("altbtc_index", 100.0, DAY_ONE + timedelta(days=k), "coingecko")
+            for k in range(14)
+        ),
     }
     readings = altbtc_samples(daily([100.0] * 33), "coingecko")
     assert readings["altbtc_macd"] == Stale(

@@ -673,7 +673,13 @@ async def test_every_metric_on_a_warm_refresh_costs_one_ranking_call(
     before = len(feeds.seen)
     warm = await source.fetch(scenario.NOW + timedelta(minutes=1))
     assert [s.path for s in feeds.seen[before:]] == [MARKETS]
-    assert {s.metric for s in warm.samples} == {"asi", MACD, RSI, "alt_volume_ratio"}
+    assert {s.metric for s in warm.samples} == {
+        "asi",
+        MACD,
+        RSI,
+        "altbtc_index",
+        "alt_volume_ratio",
+    }
     assert warm.stale == ()
 
 

@@ -301,7 +301,10 @@ async def test_add_list_and_remove_a_custom_alert(
     assert "btc_usd crosses above 100000" in info.description
     # Stored all the same, with a word that nothing is known of the metric yet.
     assert info.no_data == "no value yet"
-    assert await service.list_alerts(admin()) == (replace(info, no_data=None),)
+    # And how it would have done on the stored history: there is none yet.
+    assert info.backtest is not None
+    assert (info.backtest.samples, info.backtest.events) == (0, ())
+    assert await service.list_alerts(admin()) == (replace(info, no_data=None, backtest=None),)
     assert await service.list_alerts(admin(OTHER)) == ()
     assert info.id in await service.rule_ids(admin())
     assert info.id not in await service.rule_ids(admin(OTHER))

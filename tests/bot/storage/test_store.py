@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -382,12 +382,54 @@ async def test_a_claim_skips_rows_held_and_rows_claimed_elsewhere(
     ]
 
 
-async def test_prune_drops_old_samples_and_delivered_rows(store: Store, clock: FakeClock) -> None:
+async def test_prune_keeps_each_days_last_sample_past_retention(
+    store: Store, clock: FakeClock
+) -> None:
     engine = AlertEngine(store, RuleDefaults(), clock)
-    await engine.ingest_sample(Sample("asi", 40, clock() - timedelta(days=500), "x"))
-    await engine.ingest_sample(Sample("asi", 41, clock(), "x"))
+    old = datetime(2024, 8, 1, tzinfo=UTC)  # 522 days before the clock
+    # Two old days polled every 8 hours, the last at 23:59:59.5; an old day with one sample;
+    # a recent day polled twice; and another metric the same old day.
+    old_day = [old + timedelta(hours=h) for h in (0, 8, 16)] + [
+        old + timedelta(hours=23, minutes=59, seconds=59.5)
+    ]
+    next_day = [old + timedelta(days=1, hours=h) for h in (1, 13)]
+    lone = old + timedelta(days=5, hours=12)
+    recent = [clock() - timedelta(days=3, hours=h) for h in (2, 1)]
+    series = [*old_day, *next_day, lone, *recent]
+    await store.save_history([Sample("asi", float(k), at, "x") for k, at in enumerate(series)])
+    await store.save_history(
+        [Sample("btc_usd", 1e5 + h, old + timedelta(hours=h), "x") for h in (1, 2)]
+    )
+    await engine.ingest_sample(Sample("asi", 99.0, clock(), "x"))
+
     await store.prune(clock(), timedelta(days=400))
-    assert [v for _, v in await store.samples_since("asi", clock() - timedelta(days=1000))] == [41]
+
+    kept = await store.samples_since("asi", old - timedelta(days=1))
+    assert kept == [
+        (old_day[-1], 3.0),
+        (next_day[-1], 5.0),
+        (lone, 6.0),
+        (recent[0], 7.0),
+        (recent[1], 8.0),
+        (clock(), 99.0),
+    ]
+    assert await store.samples_since("btc_usd", old) == [(old + timedelta(hours=2), 1e5 + 2)]
+    # Pruning again changes nothing: every old day is down to one sample.
+    await store.prune(clock(), timedelta(days=400))
+    assert await store.samples_since("asi", old - timedelta(days=1)) == kept
+
+
+async def test_history_reads_a_window_oldest_first(store: Store, clock: FakeClock) -> None:
+    days = [clock() - timedelta(days=n) for n in (3, 2, 1)]
+    await store.save_history([Sample("asi", 40.0 + k, at, "import") for k, at in enumerate(days)])
+    assert await store.metric_history("asi") == [
+        Sample("asi", 40.0, days[0], "import"),
+        Sample("asi", 41.0, days[1], "import"),
+        Sample("asi", 42.0, days[2], "import"),
+    ]
+    assert [s.value for s in await store.metric_history("asi", days[1], days[2])] == [41.0]
+    assert await store.highest_before("asi", days[2]) == 41.0
+    assert await store.highest_before("asi", days[0]) is None
 
 
 async def test_ping(store: Store) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from bot.commands import Caller
 from bot.model.destinations import Destination
 from handlers.discord.frontend import DiscordFrontEnd
 from handlers.telegram.render import render_start
+from signals.types import Sample
 from tests.fakes.discord_api import EPHEMERAL, MANAGE_CHANNELS, option, subcommand
 from tests.fakes.telegram_api import parse_html
 from tests.handlers.discord.conftest import (
@@ -24,7 +26,7 @@ from tests.handlers.discord.conftest import (
 )
 
 EXPECTED = {"status", "rules", "subscribe", "unsubscribe", "alert", "alerts", "mute", "unmute"}
-EXPECTED |= {"history", "help", "start", "quiet", "timezone"}
+EXPECTED |= {"history", "backtest", "help", "start", "quiet", "timezone"}
 
 
 def caller_in(channel_id: int, user: int) -> Caller:
@@ -70,6 +72,11 @@ async def test_commands_are_synced_globally_with_typed_options(
     assert add_options["value"]["type"] == 10
     conditions = {c["value"] for c in add_options["condition"]["choices"]}
     assert conditions == {">", "<", ">=", "<=", "crosses above", "crosses below", "new high"}
+
+    backtest = by_name(commands["backtest"]["options"])
+    assert (backtest["rule"]["type"], backtest["rule"]["required"]) == (3, True)
+    years = backtest["years"]
+    assert (years["type"], years["min_value"], years["max_value"]) == (4, 1, 50)
 
 
 async def test_commands_sync_to_one_guild_when_configured(
@@ -268,6 +275,36 @@ async def test_mute_unmute_and_history(frontend: DiscordFrontEnd, world: World) 
     )
     [reply] = await history.wait_replies()
     assert reply.content == "No alert has been sent here yet."
+
+
+async def test_backtest_answers_with_the_summary_or_one_usage_line(
+    frontend: DiscordFrontEnd, world: World, radar: Radar
+) -> None:
+    first = radar.clock.now - timedelta(days=40)
+    await radar.store.save_history(
+        [
+            Sample("asi", v, first + timedelta(days=5 * k), "import")
+            for k, v in enumerate([40.0, 52.0, 45.0, 51.0])
+        ]
+    )
+    asked = await world.fake.slash_command(
+        "backtest", [option("rule", "asi-above-50"), option("years", 2, 4)], channel=world.alerts
+    )
+    [reply] = await asked.wait_replies()
+    lines = reply.content.splitlines()
+    assert lines[0] == "**Backtest of asi-above-50: asi crosses above 50 (re-arms below 46)**"
+    assert sum("fired at" in line for line in lines) == 2
+    assert lines[-1].startswith("Fired 2 times")
+
+    wrong = await world.fake.slash_command(
+        "backtest", [option("rule", "asi > 200")], channel=world.alerts
+    )
+    [reply] = await wrong.wait_replies()
+    assert reply.ephemeral
+    assert reply.content == (
+        "asi is an index from 0 to 100; got 200. Usage: /backtest <rule | metric op value> "
+        "[years], e.g. /backtest asi-above-50 2"
+    )
 
 
 async def test_rules_marks_subscriptions(
