@@ -35,6 +35,7 @@ class StoredPoint:
 
     at: datetime
     value: float
+    source: str
     detail: tuple[tuple[str, str], ...] = ()
 
 
@@ -169,7 +170,7 @@ class MetricsStore(Database):
         minute-by-minute regime scores never crosses the wire.
         """
         where = (samples.c.metric == metric, samples.c.at >= start, samples.c.at <= end)
-        columns = (samples.c.at, samples.c.value, samples.c.detail)
+        columns = (samples.c.at, samples.c.value, samples.c.source, samples.c.detail)
         if bucket == "sample":
             query = select(*columns).where(*where).order_by(samples.c.at)
         else:
@@ -187,7 +188,7 @@ class MetricsStore(Database):
             )
         async with self._connect() as conn:
             return [
-                StoredPoint(row.at, row.value, _detail(row.detail))
+                StoredPoint(row.at, row.value, row.source, _detail(row.detail))
                 for row in await conn.execute(query)
             ]
 

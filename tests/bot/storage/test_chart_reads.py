@@ -46,7 +46,7 @@ async def test_a_sample_without_detail_reads_back_without_any(
     engine = AlertEngine(store, RuleDefaults(), clock)
     await engine.ingest(FetchResult(samples=(Sample("asi", 40, clock(), "coingecko"),)))
     points = await store.chart_points("asi", clock() - timedelta(days=1), clock(), "day")
-    assert points == [StoredPoint(clock(), 40.0, ())]
+    assert points == [StoredPoint(clock(), 40.0, "coingecko", ())]
 
 
 async def test_rule_events_are_read_by_rule_and_time(store: Store, clock: FakeClock) -> None:
@@ -94,6 +94,6 @@ async def test_samples_stored_before_0006_keep_their_values_and_gain_no_detail(
     reopened = await Store.open(store_url)
     try:
         points = await reopened.chart_points("asi", clock(), clock(), "sample")
-        assert points == [StoredPoint(clock(), 40.0, ())]
+        assert points == [StoredPoint(clock(), 40.0, "coingecko", ())]
     finally:
         await reopened.close()
