@@ -197,6 +197,7 @@ async def build_service(
         max_custom_rules=settings.max_custom_rules_per_chat,
         pushed_metrics=settings.ingest_metrics,
         health=lambda: [p.health for p in pollers],
+        chart_max_days=settings.sample_retention_days,
     )
     if await store.destination("console") is None:
         await store.subscribe("console", [ALL_BUILTINS], clock())

@@ -4,6 +4,7 @@ from bot.commands.catalog import BY_NAME, COMMANDS, CommandSpec
 from bot.commands.frontend import FrontEnd
 from bot.commands.reports import (
     Caller,
+    ChartReport,
     CommandError,
     EventInfo,
     MetricStatus,
@@ -20,6 +21,7 @@ __all__ = [
     "BY_NAME",
     "COMMANDS",
     "Caller",
+    "ChartReport",
     "CommandError",
     "CommandService",
     "CommandSpec",

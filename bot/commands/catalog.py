@@ -36,6 +36,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("mute", "<duration>", "Silence alerts here for a while, e.g. 2h or 1d", True),
     CommandSpec("unmute", "", "Resume alerts here", True),
     CommandSpec("history", "[n]", "The last n alerts sent here"),
+    CommandSpec("chart", "<metric> [days]", "A chart of a metric with its rules and alerts"),
 )
 
 BY_NAME: dict[str, CommandSpec] = {c.name: c for c in COMMANDS}

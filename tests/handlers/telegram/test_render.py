@@ -55,7 +55,7 @@ def test_help_lists_every_command_with_escaped_usage() -> None:
     text = render_help()
 
     assert "&lt;metric&gt; &lt;op&gt; &lt;value&gt;" in text
-    assert parse_html(text).count("\n") == 11
+    assert parse_html(text).count("\n") == 12
 
 
 def test_status_table_aligns_columns_and_marks_stale_values() -> None:
