@@ -9,6 +9,7 @@ target channel of `/subscribe channel:`); in a DM, always. The service enforces 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -21,7 +22,7 @@ from bot.commands import BY_NAME, Caller, CommandError, CommandService
 from bot.model.destinations import Destination
 from bot.model.rules import ALL_OPS
 from handlers.discord import render
-from handlers.discord.layout import Outgoing, Reply, pack
+from handlers.discord.layout import Attachment, Outgoing, Reply, pack
 from handlers.discord.options import option_problem, usage
 from handlers.discord.render import to_embed
 from timing import Sleep
@@ -37,6 +38,8 @@ MANAGE = discord.Permissions(manage_channels=True)
 CHOICES_LIMIT = 25
 CHOICE_LENGTH = 100
 MAX_HISTORY = 50
+# Samples are kept 400 days by default; the service refuses more than the configured retention.
+MAX_CHART_DAYS = 400
 MUTE_SUGGESTIONS = ("30m", "1h", "2h", "8h", "1d", "1w")
 _WORDS = re.compile(r"[\s,]+")
 
@@ -183,7 +186,7 @@ class RadarCommands:
             await interaction.delete_original_response()
             await interaction.followup.send(**_message(first), ephemeral=True)
         elif deferred:
-            await interaction.edit_original_response(**_message(first))
+            await interaction.edit_original_response(**_message(first, edit=True))
         elif interaction.response.is_done():
             await interaction.followup.send(**_message(first), ephemeral=reply.ephemeral)
         else:
@@ -248,6 +251,12 @@ class RadarCommands:
         shown = None if count is None else str(count)
         events = await self._service.history(self.caller(interaction), shown)
         return Reply(render.history_text(events))
+
+    async def _chart(self, interaction: Interaction, metric: str, days: int | None) -> Reply:
+        shown = None if days is None else str(days)
+        report = await self._service.chart(self.caller(interaction), metric, shown)
+        chart = Attachment(report.filename, report.png)
+        return Reply(embeds=(render.chart_embed(report, chart.url),), files=(chart,))
 
     # ---- autocomplete ----------------------------------------------------------------------
 
@@ -381,6 +390,19 @@ class RadarCommands:
         ) -> None:
             await answer(interaction, lambda: self._history(interaction, count))
 
+        @app_commands.command(name="chart", description=_about("chart"))
+        @app_commands.describe(
+            metric="A metric id, e.g. asi or rut",
+            days=f"How many days back, 1 to {MAX_CHART_DAYS} (default 90)",
+        )
+        @app_commands.autocomplete(metric=self.complete_metric)
+        async def chart(
+            interaction: Interaction,
+            metric: str,
+            days: app_commands.Range[int, 1, MAX_CHART_DAYS] | None = None,
+        ) -> None:
+            await answer(interaction, lambda: self._chart(interaction, metric, days))
+
         commands: list[AppCommand] = [
             status,
             rules,
@@ -391,6 +413,7 @@ class RadarCommands:
             mute,
             unmute,
             history,
+            chart,
         ]
 
         @app_commands.command(name="help", description=_about("help"))
@@ -417,10 +440,14 @@ def _where(channel: app_commands.AppCommandChannel | None) -> str:
     return "this channel" if channel is None else f"<#{channel.id}>"
 
 
-def _message(outgoing: Outgoing) -> dict[str, Any]:
+def _message(outgoing: Outgoing, *, edit: bool = False) -> dict[str, Any]:
     message: dict[str, Any] = {"embeds": [to_embed(e) for e in outgoing.embeds]}
     if outgoing.content:
         message["content"] = outgoing.content
+    if outgoing.files:
+        files = [discord.File(io.BytesIO(f.data), filename=f.filename) for f in outgoing.files]
+        # Editing a message takes its files as `attachments`; sending one takes `files`.
+        message["attachments" if edit else "files"] = files
     return message
 
 

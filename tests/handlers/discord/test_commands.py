@@ -22,7 +22,7 @@ from tests.handlers.discord.conftest import (
 )
 
 EXPECTED = {"status", "rules", "subscribe", "unsubscribe", "alert", "alerts", "mute", "unmute"}
-EXPECTED |= {"history", "help"}
+EXPECTED |= {"history", "chart", "help"}
 
 
 def caller_in(channel_id: int, user: int) -> Caller:
@@ -353,7 +353,7 @@ async def test_malformed_options_get_a_usage_reply(frontend: DiscordFrontEnd, wo
 
 
 async def test_unknown_command_gets_an_answer(frontend: DiscordFrontEnd, world: World) -> None:
-    interaction = await world.fake.slash_command("chart", channel=world.general)
+    interaction = await world.fake.slash_command("no-such-command", channel=world.general)
     [reply] = await interaction.wait_replies()
     assert reply.ephemeral
     assert "/help" in reply.content
