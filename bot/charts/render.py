@@ -236,8 +236,9 @@ def _label_levels(axes: Axes, spec: ChartSpec, shown: Sequence[Threshold]) -> No
         return (at - x_low) / (x_high - x_low), (value - y_low) / (y_high - y_low)
 
     # A marker hidden under a name is worse than a stretch of line: it weighs more.
-    occupied = [(*to_axes(_x(p.at), p.value), 1.0) for p in spec.points]
-    occupied += [(*to_axes(_x(m.at), m.value), 8.0) for m in spec.markers]
+    points = [(*to_axes(_x(p.at), p.value), 1.0) for p in spec.points]
+    points += [(*to_axes(_x(m.at), m.value), 8.0) for m in spec.markers]
+    xs, ys, weights = (np.asarray(column, dtype=float) for column in zip(*points, strict=True))
     taken: list[tuple[float, float, float, float]] = []
     renderer = axes.figure.canvas.get_renderer()  # type: ignore[attr-defined]
     plot_width = axes.get_window_extent(renderer).width
@@ -249,15 +250,13 @@ def _label_levels(axes: Axes, spec: ChartSpec, shown: Sequence[Threshold]) -> No
         level_y = (level.value - y_low) / (y_high - y_low)
         best: tuple[float, float, bool] | None = None
         best_cost = math.inf
-        for rank, start in enumerate(_LABEL_STARTS):
-            for above in (True, False):
-                bottom = level_y if above else level_y - _LABEL_HEIGHT
+        for above in (True, False):
+            bottom = level_y if above else level_y - _LABEL_HEIGHT
+            in_band = (ys >= bottom - 0.02) & (ys <= bottom + _LABEL_HEIGHT)
+            for rank, start in enumerate(_LABEL_STARTS):
                 box = (start, bottom, start + width, bottom + _LABEL_HEIGHT)
-                hits = sum(
-                    weight
-                    for x, y, weight in occupied
-                    if box[0] - 0.015 <= x <= box[2] + 0.015 and box[1] - 0.02 <= y <= box[3]
-                )
+                inside = in_band & (xs >= box[0] - 0.015) & (xs <= box[2] + 0.015)
+                hits = float(weights[inside].sum())
                 clash = sum(_overlap(box, other) for other in taken)
                 outside = box[1] < 0 or box[3] > 1 or box[2] > 1
                 cost = hits + 100 * clash + 50 * outside + rank * 0.05 + (0 if above else 0.3)
