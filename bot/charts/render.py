@@ -91,14 +91,14 @@ def render(spec: ChartSpec) -> ChartImage:
                 height_ratios=(3, 2.1),
                 hspace=0.12,
                 left=left,
-                right=0.9,
+                right=0.88,
                 top=0.8,
                 bottom=0.16,
             )
             axes = figure.add_subplot(grid[0])
             strip_axes = figure.add_subplot(grid[1], sharex=axes)
         else:
-            figure.subplots_adjust(left=left, right=0.9, top=0.8, bottom=0.13)
+            figure.subplots_adjust(left=left, right=0.88, top=0.8, bottom=0.13)
             axes = figure.add_subplot()
         _frame(axes)
         _series(axes, spec)
@@ -351,7 +351,9 @@ def _time_axis(axes: Axes, spec: ChartSpec) -> None:
     # matplotlib's date ticking is untyped in its stubs.
     locator = mdates.AutoDateLocator(minticks=4, maxticks=8)  # type: ignore[no-untyped-call]
     axes.xaxis.set_major_locator(locator)
-    axes.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))  # type: ignore[no-untyped-call]
+    # No offset ("2026-Jan") under the axis: it would sit on the footer, and the subtitle dates.
+    concise = mdates.ConciseDateFormatter(locator, show_offset=False)  # type: ignore[no-untyped-call]
+    axes.xaxis.set_major_formatter(concise)
 
 
 def _strip(axes: Axes, strip: ComponentStrip) -> list[tuple[Artist, str]]:
