@@ -207,6 +207,7 @@ async def build_service(
         health=lambda: [p.health for p in pollers],
         asi_universe=asi_universe_of(built),
         on_released=dispatcher.wake,
+        chart_max_days=settings.sample_retention_days,
     )
     if await store.destination("console") is None:
         await store.subscribe("console", [ALL_BUILTINS], clock())

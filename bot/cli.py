@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 
@@ -21,6 +22,8 @@ from bot.app import (
     rule_defaults,
     run,
 )
+from bot.charts import ChartError, draw
+from bot.charts.data import chart_spec
 from bot.commands import UniverseStatus, universe_status
 from bot.commands.backtests import resolve_rule, run_backtest
 from bot.model.backtest import Backtest, report_lines
@@ -83,6 +86,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     imported.add_argument("metric", help="a metric id (python -m bot status lists them)")
     imported.add_argument("file", help="CSV with a header: date, time or timestamp; value or close")
+    chart = commands.add_parser("chart", help="draw a metric's history and rules to a PNG")
+    chart.add_argument("metric", help="a metric id, e.g. asi")
+    # Values are checked by `_chart_span`, which answers bad input in one line.
+    chart.add_argument("--days", help=f"the last N days (default {CHART_DAYS})")
+    chart.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day (UTC)")
+    chart.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day (UTC)")
+    chart.add_argument(
+        "--rule",
+        dest="rules",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="draw only these rules (built-in or custom ids); default: the built-in ones",
+    )
+    chart.add_argument("--output", metavar="FILE.png", help="where to write the PNG")
     return parser
 
 
@@ -117,6 +135,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if command == "history":
             return _import(settings, args.metric, args.file)
+        if command == "chart":
+            return asyncio.run(_chart(settings, args))
         return asyncio.run(_subscription(settings, command, args.destination, args.rules))
     except (StoreUnavailable, CannotListen) as exc:
         print(f"risk-on-radar: {exc}", file=sys.stderr)
@@ -258,6 +278,93 @@ async def _store_history(settings: Settings, samples: Sequence[Sample]) -> None:
         await AlertEngine(store, rule_defaults(settings), utcnow).import_history(samples)
     finally:
         await store.close()
+
+
+CHART_DAYS = 90
+
+
+class BadChartRequest(ValueError):
+    """A chart request that cannot be drawn as asked; the message is the one line shown."""
+
+
+def _chart_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise BadChartRequest(f"{option} {text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def _chart_span(
+    args: argparse.Namespace, now: datetime, max_days: int
+) -> tuple[datetime, datetime]:
+    """Return the span a chart covers, from `--days` or `--from`/`--to`."""
+    if args.days is not None and (args.start is not None or args.end is not None):
+        raise BadChartRequest("give --days or --from/--to, not both")
+    if args.start is None and args.end is None:
+        days = CHART_DAYS if args.days is None else args.days
+        if not str(days).isdigit() or not 1 <= int(days) <= max_days:
+            raise BadChartRequest(f"--days takes a whole number from 1 to {max_days}")
+        return now - timedelta(days=int(days)), now
+    if args.start is None or args.end is None:
+        raise BadChartRequest("--from and --to go together")
+    first, last = _chart_day(args.start, "--from"), _chart_day(args.end, "--to")
+    if last < first:
+        raise BadChartRequest("--to is before --from")
+    start = datetime.combine(first, datetime.min.time(), UTC)
+    # The last day counts whole: up to its final instant.
+    end = datetime.combine(last, datetime.min.time(), UTC) + timedelta(days=1, microseconds=-1)
+    return start, end
+
+
+async def _chart(settings: Settings, args: argparse.Namespace) -> int:
+    prepare_catalogue(settings.ingest_metrics)
+    metric = args.metric.strip().lower()
+    try:
+        if metric not in CATALOGUE:
+            raise BadChartRequest(f"unknown metric {args.metric[:40]!r}; see `python -m bot rules`")
+        if not args.output:
+            raise BadChartRequest("--output FILE.png is required")
+        start, end = _chart_span(args, utcnow(), settings.sample_retention_days)
+    except BadChartRequest as exc:
+        print(f"risk-on-radar: chart: {exc}", file=sys.stderr)
+        return 2
+    store = await Store.open(settings.async_database_url)
+    try:
+        engine = AlertEngine(store, rule_defaults(settings), utcnow)
+        every = {rule.id: rule for rule in await engine.rules()}
+        wanted = [r.strip().lower() for r in args.rules]
+        unknown = [r for r in wanted if r not in every]
+        elsewhere = [r for r in wanted if r in every and every[r].metric != metric]
+        if unknown or elsewhere:
+            problem = (
+                f"unknown rule {unknown[0]!r}; see `python -m bot rules`"
+                if unknown
+                else f"rule {elsewhere[0]!r} watches {every[elsewhere[0]].metric}, not {metric}"
+            )
+            print(f"risk-on-radar: chart: {problem}", file=sys.stderr)
+            return 2
+        rules = [every[r] for r in wanted] if wanted else list(engine.builtins)
+        spec = await chart_spec(store, metric, rules, start, end)
+    finally:
+        await store.close()
+    if spec is None:
+        print(
+            f"risk-on-radar: chart: no {metric} values stored from {start:%Y-%m-%d} "
+            f"to {end:%Y-%m-%d}",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        image = await draw(spec)
+        await asyncio.to_thread(Path(args.output).write_bytes, image.png)
+    except ChartError as exc:
+        print(f"risk-on-radar: chart: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"risk-on-radar: chart: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"{args.output}: {metric}, {len(spec.points)} points, {image.width}x{image.height}")
+    return 0
 
 
 def _rules(settings: Settings) -> int:

@@ -50,7 +50,8 @@ BOT_LAYERS: dict[str, set[str]] = {
     "storage": {"model", "storage"},
     "watch": {"model", "storage", "watch", "settings"},
     "delivery": {"model", "storage", "delivery", "settings"},
-    "commands": {"model", "storage", "watch", "commands", "settings"},
+    "charts": {"model", "storage", "charts"},
+    "commands": {"model", "storage", "watch", "charts", "commands", "settings"},
     "web": {"model", "storage", "watch", "web", "settings"},
     "settings": {"settings"},
 }

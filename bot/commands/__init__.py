@@ -4,6 +4,7 @@ from bot.commands.catalog import BOT_NAME, BY_NAME, COMMANDS, GREETING, CommandS
 from bot.commands.frontend import FrontEnd
 from bot.commands.reports import (
     Caller,
+    ChartReport,
     CommandError,
     EventInfo,
     MetricStatus,
@@ -28,6 +29,7 @@ __all__ = [
     "COMMANDS",
     "GREETING",
     "Caller",
+    "ChartReport",
     "CommandError",
     "CommandService",
     "CommandSpec",

@@ -41,6 +41,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("unmute", "", "Resume alerts here and send what was held", True),
     CommandSpec("history", "[n]", "The last n alerts sent or held here"),
+    CommandSpec("chart", "<metric> [days]", "A chart of a metric with its rules and alerts"),
     CommandSpec(
         "backtest",
         "<rule | metric op value> [years]",

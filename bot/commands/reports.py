@@ -284,3 +284,43 @@ class TimeZoneInfo:
 
     zone: tzinfo
     now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChartReport:
+    """A chart of one metric, ready to send: the PNG and what its caption says."""
+
+    metric: str
+    label: str
+    png: bytes
+    width: int
+    height: int
+    days: int
+    # The newest value drawn, formatted, and when it held.
+    value: str
+    at: datetime
+    provider: str
+    # The rules whose levels and alerts are drawn.
+    rules: tuple[str, ...]
+    fired: int
+    resolved: int
+
+    @property
+    def filename(self) -> str:
+        return f"{self.metric}-{self.days}d.png"
+
+    def caption_lines(self) -> tuple[str, ...]:
+        """Return the caption in plain text, one line each: value, span and source, rules."""
+        alerts = f"{self.fired} alert{'s' if self.fired != 1 else ''} fired"
+        if self.resolved:
+            alerts += f", {self.resolved} resolved"
+        rules = (
+            f"Rules drawn: {', '.join(self.rules)} · {alerts}"
+            if self.rules
+            else f"No rule watches {self.metric} here; /alert {self.metric} > <value> adds one"
+        )
+        return (
+            f"📊 {self.label}: {self.value}",
+            f"Last {self.days} days to {format_time(self.at)} · source {self.provider}",
+            rules,
+        )

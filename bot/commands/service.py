@@ -8,9 +8,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 
+from bot.charts import ChartError, draw
+from bot.charts.data import chart_spec
 from bot.commands.backtests import resolve_rule, run_backtest, usage_error
 from bot.commands.reports import (
     Caller,
+    ChartReport,
     CommandError,
     EventInfo,
     MetricStatus,
@@ -68,6 +71,8 @@ _ZONE_USAGE = "Usage: /timezone <IANA zone>, e.g. /timezone Europe/Berlin"
 _YEARS = re.compile(r"[0-9]{1,3}")
 _MAX_YEARS = 50
 _YEAR = timedelta(days=365.25)
+CHART_DAYS = 90
+_DAYS = re.compile(r"[0-9]{1,4}")
 
 
 def parse_duration(text: str) -> timedelta:
@@ -120,6 +125,7 @@ class CommandService:
         health: Callable[[], Sequence[SourceHealth]] = tuple,
         asi_universe: Callable[[], AsiUniverse | None] | None = None,
         on_released: Callable[[], None] = lambda: None,
+        chart_max_days: int = 400,
     ) -> None:
         self._store = store
         # How the feeds are doing, for saying why a metric has no value.
@@ -134,6 +140,8 @@ class CommandService:
         self._max_custom_rules = max_custom_rules
         # Held alerts let go by a command are due at once: the dispatcher need not wait its poll.
         self._on_released = on_released
+        # Samples older than their retention are gone: a longer chart would only be empty.
+        self._chart_max_days = chart_max_days
 
     def is_operator(self, user: str) -> bool:
         """Return True when `user` (e.g. `telegram:123`) is listed in ADMIN_IDS."""
@@ -309,6 +317,58 @@ class CommandService:
             log.warning("history shows %s, no longer catalogued", ", ".join(retired))
             register_pushed(retired)
         return tuple(_event_info(e) for e in found)
+
+    async def chart(
+        self, caller: Caller | None, metric: str | None, days: str | None = None
+    ) -> ChartReport:
+        """Draw `metric` over the last `days` with its built-in rules and the chat's own."""
+        usage = f"usage: /chart <metric> [days], days from 1 to {self._chart_max_days}, e.g. /chart asi 90"
+        name = strip_invisible(metric or "").strip().lower()
+        if not name:
+            raise CommandError(usage)
+        if name not in self._metrics:
+            raise CommandError(
+                f"unknown metric {name[:40]!r}: try one of {', '.join(self._metrics)}"
+            )
+        span = CHART_DAYS
+        text = strip_invisible(days or "").strip().lower().removesuffix("d")
+        if text:
+            problem = digit_problem(text, "a number of days")
+            if problem is not None:
+                raise CommandError(f"{problem}. {usage}")
+            if not _DAYS.fullmatch(text) or not 1 <= int(text) <= self._chart_max_days:
+                raise CommandError(usage)
+            span = int(text)
+        rules = [r for r in await self._visible_rules(caller) if r.metric == name]
+        now = self._clock()
+        spec = await chart_spec(self._store, name, rules, now - timedelta(days=span), now)
+        if spec is None:
+            raise CommandError(
+                f"No {name} values stored in the last {span} days: nothing to draw yet."
+            )
+        try:
+            image = await draw(spec)
+        except ChartError as exc:
+            log.warning("chart of %s failed: %s", name, exc)
+            raise CommandError(
+                f"Could not draw the {name} chart just now; it has been logged."
+            ) from None
+        info = metric_info(name)
+        last = spec.points[-1]
+        return ChartReport(
+            metric=name,
+            label=info.label,
+            png=image.png,
+            width=image.width,
+            height=image.height,
+            days=span,
+            value=info.format(last.value),
+            at=last.at,
+            provider=spec.provider,
+            rules=tuple(r.id for r in rules),
+            fired=sum(m.state == "firing" for m in spec.markers),
+            resolved=sum(m.state == "resolved" for m in spec.markers),
+        )
 
     # --- changing ------------------------------------------------------------------------------
 

@@ -142,6 +142,20 @@ class EventsStore(Database):
                 ]
         return found
 
+    async def rule_events(
+        self, rule_ids: Sequence[str], start: datetime, end: datetime
+    ) -> list[StoredEvent]:
+        """Return the events of these rules with start <= at <= end, oldest first."""
+        if not rule_ids:
+            return []
+        query = (
+            select(*EVENT_COLUMNS)
+            .where(events.c.rule_id.in_(list(rule_ids)), events.c.at >= start, events.c.at <= end)
+            .order_by(events.c.at, events.c.id)
+        )
+        async with self._connect() as conn:
+            return [event_from_row(row) for row in await conn.execute(query)]
+
     async def recent_events(self, limit: int) -> list[StoredEvent]:
         """Return the newest events, newest first."""
         query = select(*EVENT_COLUMNS).order_by(events.c.id.desc()).limit(limit)

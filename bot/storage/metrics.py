@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,15 +25,45 @@ class LastSample:
     detail: tuple[tuple[str, str], ...] = ()
 
 
+# How finely a chart reads a metric: every sample, or the last one of each hour or UTC day.
+Bucket = Literal["sample", "hour", "day"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPoint:
+    """One stored sample as a chart reads it."""
+
+    at: datetime
+    value: float
+    source: str
+    detail: tuple[tuple[str, str], ...] = ()
+
+
+def _detail(raw: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(raw, list):
+        return ()
+    return tuple((str(p[0]), str(p[1])) for p in raw if isinstance(p, list) and len(p) == 2)
+
+
 async def write_samples(conn: AsyncConnection, insert: InsertFn, items: Sequence[Sample]) -> None:
     """Store samples, replacing a value already stored for the same metric and time."""
     if not items:
         return
-    rows = [{"metric": s.metric, "at": s.at, "value": s.value, "source": s.source} for s in items]
+    rows = [
+        {
+            "metric": s.metric,
+            "at": s.at,
+            "value": s.value,
+            "source": s.source,
+            "detail": [list(pair) for pair in s.detail] if s.detail else None,
+        }
+        for s in items
+    ]
     stmt = insert(samples)
+    excluded = stmt.excluded  # type: ignore[attr-defined]
     stmt = stmt.on_conflict_do_update(  # type: ignore[attr-defined]
         index_elements=["metric", "at"],
-        set_={"value": stmt.excluded.value, "source": stmt.excluded.source},  # type: ignore[attr-defined]
+        set_={"value": excluded.value, "source": excluded.source, "detail": excluded.detail},
     )
     await conn.execute(stmt, rows)
 
@@ -154,6 +184,45 @@ class MetricsStore(Database):
         async with self._connect() as conn:
             value = (await conn.execute(query)).scalar()
         return None if value is None else float(value)
+
+    async def chart_points(
+        self, metric: str, start: datetime, end: datetime, bucket: Bucket
+    ) -> list[StoredPoint]:
+        """Return `metric`'s samples with start <= at <= end, oldest first, one per `bucket`.
+
+        A bucket keeps its last sample (a day's close); the database picks them, so a year of
+        minute-by-minute regime scores never crosses the wire.
+        """
+        where = (samples.c.metric == metric, samples.c.at >= start, samples.c.at <= end)
+        columns = (samples.c.at, samples.c.value, samples.c.source, samples.c.detail)
+        if bucket == "sample":
+            query = select(*columns).where(*where).order_by(samples.c.at)
+        else:
+            last = (
+                select(func.max(samples.c.at).label("at"))
+                .where(*where)
+                .group_by(self._bucket_key(bucket))
+                .subquery()
+            )
+            query = (
+                select(*columns)
+                .join(last, samples.c.at == last.c.at)
+                .where(samples.c.metric == metric)
+                .order_by(samples.c.at)
+            )
+        async with self._connect() as conn:
+            return [
+                StoredPoint(row.at, row.value, row.source, _detail(row.detail))
+                for row in await conn.execute(query)
+            ]
+
+    def _bucket_key(self, bucket: Bucket) -> Any:
+        """Return the SQL expression naming a sample's UTC hour or day, in this dialect."""
+        if self.dialect == "sqlite":
+            # UTCDateTime keeps SQLite timestamps as UTC text, `2026-01-05 12:00:00.000000`.
+            return func.substr(samples.c.at, 1, 13 if bucket == "hour" else 10)
+        pattern = "YYYY-MM-DD HH24" if bucket == "hour" else "YYYY-MM-DD"
+        return func.to_char(func.timezone("UTC", samples.c.at), pattern)
 
     async def edge_sample(
         self, metric: str, start: datetime, end: datetime, *, newest: bool

@@ -61,6 +61,8 @@ samples = Table(
     Column("at", UTCDateTime(), nullable=False),
     Column("value", Float, nullable=False),
     Column("source", String(64), nullable=False),
+    # What the value is made of, when the source says (the regime's components): charts draw it.
+    Column("detail", JSON(none_as_null=True)),
     UniqueConstraint("metric", "at", name="uq_samples_metric_at"),
 )
 

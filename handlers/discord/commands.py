@@ -9,6 +9,7 @@ target channel of `/subscribe channel:`); in a DM, always. The service enforces 
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -30,7 +31,7 @@ from bot.model.destinations import Destination
 from bot.model.quiet import known_zones
 from bot.model.rules import ALL_OPS
 from handlers.discord import render
-from handlers.discord.layout import Outgoing, Reply, pack
+from handlers.discord.layout import Attachment, Outgoing, Reply, pack
 from handlers.discord.options import option_problem, usage
 from handlers.discord.render import to_embed
 from timing import Sleep
@@ -52,6 +53,8 @@ CHOICES_LIMIT = 25
 CHOICE_LENGTH = 100
 MAX_HISTORY = 50
 MAX_YEARS = 50
+# Samples are kept 400 days by default; the service refuses more than the configured retention.
+MAX_CHART_DAYS = 400
 MUTE_SUGGESTIONS = ("30m", "1h", "2h", "8h", "1d", "1w")
 QUIET_SUGGESTIONS = ("22:00-07:00", "23:00-07:00", "00:00-08:00", "off")
 _WORDS = re.compile(r"[\s,]+")
@@ -203,7 +206,7 @@ class RadarCommands:
             await interaction.delete_original_response()
             await interaction.followup.send(**_message(first), ephemeral=True)
         elif deferred:
-            await interaction.edit_original_response(**_message(first))
+            await interaction.edit_original_response(**_message(first, edit=True))
         elif interaction.response.is_done():
             await interaction.followup.send(**_message(first), ephemeral=reply.ephemeral)
         else:
@@ -287,6 +290,12 @@ class RadarCommands:
         words = [*rule.split(), *(() if years is None else (str(years),))]
         found = await self._service.backtest(self.caller(interaction), words)
         return Reply(render.backtest_text(found))
+
+    async def _chart(self, interaction: Interaction, metric: str, days: int | None) -> Reply:
+        shown = None if days is None else str(days)
+        report = await self._service.chart(self.caller(interaction), metric, shown)
+        chart = Attachment(report.filename, report.png)
+        return Reply(embeds=(render.chart_embed(report, chart.url),), files=(chart,))
 
     # ---- autocomplete ----------------------------------------------------------------------
 
@@ -474,6 +483,19 @@ class RadarCommands:
         ) -> None:
             await answer(interaction, lambda: self._backtest(interaction, rule, years))
 
+        @app_commands.command(name="chart", description=_about("chart"))
+        @app_commands.describe(
+            metric="A metric id, e.g. asi or rut",
+            days=f"How many days back, 1 to {MAX_CHART_DAYS} (default 90)",
+        )
+        @app_commands.autocomplete(metric=self.complete_metric)
+        async def chart(
+            interaction: Interaction,
+            metric: str,
+            days: app_commands.Range[int, 1, MAX_CHART_DAYS] | None = None,
+        ) -> None:
+            await answer(interaction, lambda: self._chart(interaction, metric, days))
+
         commands: list[AppCommand] = [
             status,
             rules,
@@ -487,6 +509,7 @@ class RadarCommands:
             quiet,
             timezone,
             backtest,
+            chart,
         ]
 
         @app_commands.command(name="help", description=_about("help"))
@@ -523,10 +546,14 @@ def _where(channel: app_commands.AppCommandChannel | None) -> str:
     return "this channel" if channel is None else f"<#{channel.id}>"
 
 
-def _message(outgoing: Outgoing) -> dict[str, Any]:
+def _message(outgoing: Outgoing, *, edit: bool = False) -> dict[str, Any]:
     message: dict[str, Any] = {"embeds": [to_embed(e) for e in outgoing.embeds]}
     if outgoing.content:
         message["content"] = outgoing.content
+    if outgoing.files:
+        files = [discord.File(io.BytesIO(f.data), filename=f.filename) for f in outgoing.files]
+        # Editing a message takes its files as `attachments`; sending one takes `files`.
+        message["attachments" if edit else "files"] = files
     return message
 
 

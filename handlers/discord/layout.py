@@ -40,6 +40,8 @@ class EmbedSpec:
     colour: int | None = None
     timestamp: datetime | None = None
     footer: str = ""
+    # An image shown in the embed: `attachment://<name>` for a file sent with the message.
+    image: str = ""
 
     @property
     def size(self) -> int:
@@ -53,20 +55,34 @@ class EmbedSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message; an embed shows it as `attachment://<filename>`."""
+
+    filename: str
+    data: bytes
+
+    @property
+    def url(self) -> str:
+        return f"attachment://{self.filename}"
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """What a command answers: text, embeds, and whether only the caller sees it."""
+    """What a command answers: text, embeds, files, and whether only the caller sees it."""
 
     text: str = ""
     embeds: tuple[EmbedSpec, ...] = ()
     ephemeral: bool = False
+    files: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """One Discord message: content and embeds that fit together."""
+    """One Discord message: content, embeds and files that fit together."""
 
     content: str = ""
     embeds: tuple[EmbedSpec, ...] = ()
+    files: tuple[Attachment, ...] = ()
 
 
 def truncate(text: str, limit: int) -> str:
@@ -113,7 +129,8 @@ def split_embed(spec: EmbedSpec) -> tuple[EmbedSpec, ...]:
     footer = truncate(spec.footer, FOOTER_LIMIT)
     budget = EMBED_TOTAL - len(footer)
     pages: list[EmbedSpec] = []
-    page = EmbedSpec(title=title, colour=spec.colour)
+    # The image goes with the title, on the first page.
+    page = EmbedSpec(title=title, colour=spec.colour, image=spec.image)
 
     def turn() -> EmbedSpec:
         pages.append(page)
@@ -159,4 +176,10 @@ def pack(reply: Reply) -> tuple[Outgoing, ...]:
             messages[-1] = replace(messages[-1], embeds=tuple(batch))
         else:
             messages.append(Outgoing(embeds=tuple(batch)))
+    if reply.files:
+        # Files ride with the first embeds (the ones that show them), else the first message.
+        index = next((i for i, m in enumerate(messages) if m.embeds), 0)
+        if not messages:
+            messages.append(Outgoing())
+        messages[index] = replace(messages[index], files=reply.files)
     return tuple(messages)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, tzinfo
 import discord
 
 from bot.commands import (
+    ChartReport,
     EventInfo,
     MetricStatus,
     MuteInfo,
@@ -360,4 +361,18 @@ def to_embed(spec: EmbedSpec) -> discord.Embed:
         embed.add_field(name=item.name, value=item.value, inline=item.inline)
     if spec.footer:
         embed.set_footer(text=spec.footer)
+    if spec.image:
+        embed.set_image(url=spec.image)
     return embed
+
+
+def chart_embed(report: ChartReport, image: str) -> EmbedSpec:
+    """Render a chart: its value as the title, span, source and rules below, the image inside."""
+    title, *lines = report.caption_lines()
+    return EmbedSpec(
+        title=title,
+        description="\n".join(lines),
+        colour=STATUS_COLOUR,
+        timestamp=report.at,
+        image=image,
+    )

@@ -11,6 +11,7 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     LinkPreviewOptions,
     Message,
     MessageEntity,
@@ -38,11 +39,13 @@ from handlers.telegram.authority import (
     message_origin,
 )
 from handlers.telegram.render import (
+    caption_fits,
     escape,
     render_alert_added,
     render_alert_removed,
     render_alerts,
     render_backtest,
+    render_chart_caption,
     render_help,
     render_history,
     render_mute,
@@ -76,6 +79,9 @@ class Reply:
 
     text: str
     keyboard: InlineKeyboardMarkup | None = None
+    # A PNG to send as a photo, `text` its caption.
+    photo: bytes | None = None
+    filename: str = "chart.png"
 
 
 Answer = Callable[[Origin, list[str]], Awaitable[Reply]]
@@ -104,6 +110,7 @@ class ChatCommands:
             "quiet": self._quiet,
             "timezone": self._timezone,
             "backtest": self._backtest,
+            "chart": self._chart,
         }
         missing = {c.name for c in COMMANDS} ^ set(self._answers)
         if missing:
@@ -306,10 +313,20 @@ class ChatCommands:
         caller = await self._caller(origin, manage=False)
         return Reply(render_backtest(await self._service.backtest(caller, args)))
 
+    async def _chart(self, origin: Origin, args: list[str]) -> Reply:
+        if not args or len(args) > 2:
+            raise CommandError(f"usage: {BY_NAME['chart'].usage}, e.g. /chart asi 90")
+        caller = await self._caller(origin, manage=False)
+        report = await self._service.chart(caller, args[0], args[1] if len(args) > 1 else None)
+        return Reply(render_chart_caption(report), photo=report.png, filename=report.filename)
+
     # sending
 
     async def send(self, origin: Origin, reply: Reply) -> None:
         """Send `reply` to where the command came from, split as Telegram requires."""
+        if reply.photo is not None:
+            await self._send_photo(origin, reply, reply.photo)
+            return
         parts = split_html(reply.text)
         for index, part in enumerate(parts):
             last = index == len(parts) - 1
@@ -327,6 +344,25 @@ class ChatCommands:
                 # A chat that kicked or blocked the bot cannot be answered; nothing else to do.
                 log.warning("could not answer in Telegram chat %d: %s", origin.chat_id, exc)
                 return
+
+    async def _send_photo(self, origin: Origin, reply: Reply, photo: bytes) -> None:
+        # A caption past Telegram's 1,024 characters would be refused: the text then follows
+        # as its own message.
+        fits = caption_fits(reply.text)
+        try:
+            await self._bot.send_photo(
+                origin.chat_id,
+                InputFile(photo, filename=reply.filename),
+                caption=reply.text if fits else None,
+                parse_mode=ParseMode.HTML if fits else None,
+                message_thread_id=origin.thread_id,
+                rate_limit_args=_REPLY_RETRIES,
+            )
+        except TelegramError as exc:
+            log.warning("could not send a chart to Telegram chat %d: %s", origin.chat_id, exc)
+            return
+        if not fits:
+            await self.send(origin, Reply(reply.text))
 
 
 def parse_command(message: Message) -> tuple[str, list[str]] | None:

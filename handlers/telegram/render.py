@@ -11,6 +11,7 @@ from bot.commands import (
     BOT_NAME,
     COMMANDS,
     GREETING,
+    ChartReport,
     EventInfo,
     MetricStatus,
     MuteInfo,
@@ -524,3 +525,19 @@ def _after_tag(open_tags: tuple[tuple[str, str], ...], atom: str) -> tuple[tuple
 
 def _closers_len(open_tags: tuple[tuple[str, str], ...]) -> int:
     return sum(len(name) + 3 for name, _ in open_tags)
+
+
+def render_chart_caption(report: ChartReport) -> str:
+    """Render a chart's caption: the value in bold, then span, source and the rules drawn."""
+    first, *rest = report.caption_lines()
+    return "\n".join([f"<b>{escape(first)}</b>", *(escape(line) for line in rest)])
+
+
+# Telegram's limit on a photo's caption, counted after entity parsing, in UTF-16 units.
+CAPTION_LIMIT = 1024
+
+
+def caption_fits(html_text: str) -> bool:
+    """Return True when HTML text stays within a photo caption's 1,024 characters once parsed."""
+    plain = re.sub(r"<[^>]+>", "", html_text)
+    return utf16_len(html.unescape(plain)) <= CAPTION_LIMIT

@@ -92,6 +92,15 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class FileUpload:
+    """A file sent with a message as a multipart `files[n]` part."""
+
+    filename: str
+    content_type: str | None
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class PostedMessage:
     """A message the bot created in a channel."""
 
@@ -101,6 +110,7 @@ class PostedMessage:
     embeds: tuple[JSON, ...]
     nonce: str | None
     at: float
+    files: tuple[FileUpload, ...] = ()
 
 
 @dataclass(slots=True)
@@ -111,6 +121,7 @@ class Reply:
     embeds: list[JSON]
     ephemeral: bool
     loading: bool = False
+    files: list[FileUpload] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -344,6 +355,24 @@ def embed_size(embed: JSON) -> int:
     for item in embed.get("fields", []):
         total += len(str(item.get("name", ""))) + len(str(item.get("value", "")))
     return total
+
+
+def _attachment_payload(channel_id: int, upload: FileUpload) -> JSON:
+    attachment_id = snowflake()
+    url = f"https://cdn.discordapp.com/attachments/{channel_id}/{attachment_id}/{upload.filename}"
+    payload: JSON = {
+        "id": str(attachment_id),
+        "filename": upload.filename,
+        "size": len(upload.data),
+        "url": url,
+        "proxy_url": url.replace("cdn.discordapp.com", "media.discordapp.net"),
+    }
+    if upload.content_type:
+        payload["content_type"] = upload.content_type
+    if upload.data.startswith(b"\x89PNG\r\n\x1a\n") and len(upload.data) >= 24:
+        payload["width"] = int.from_bytes(upload.data[16:20], "big")
+        payload["height"] = int.from_bytes(upload.data[20:24], "big")
+    return payload
 
 
 def message_problem(payload: JSON) -> str | None:
@@ -714,12 +743,22 @@ class FakeDiscord:
         return _json(stored)
 
     def _message_payload(self, channel_id: int, body: JSON, message_id: int | None = None) -> JSON:
+        attachments = [_attachment_payload(channel_id, f) for f in body.get("_files") or ()]
+        urls = {f"attachment://{a['filename']}": a for a in attachments}
+        embeds = []
+        for sent in body.get("embeds") or []:
+            image = (sent.get("image") or {}).get("url")
+            if image in urls:
+                # Discord answers with the CDN address of the file the embed shows.
+                shown = urls[image]
+                sent = {**sent, "image": {"url": shown["url"], "proxy_url": shown["proxy_url"]}}  # noqa: PLW2901
+            embeds.append(sent)
         return {
             "id": str(message_id or snowflake()),
             "channel_id": str(channel_id),
             "type": 0,
             "content": body.get("content") or "",
-            "embeds": body.get("embeds") or [],
+            "embeds": embeds,
             "author": self.bot_user,
             "timestamp": _now_iso(),
             "edited_timestamp": None,
@@ -727,7 +766,7 @@ class FakeDiscord:
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
-            "attachments": [],
+            "attachments": attachments,
             "components": [],
             "pinned": False,
             "flags": int(body.get("flags") or 0),
@@ -735,10 +774,19 @@ class FakeDiscord:
         }
 
     async def _body(self, request: web.Request) -> JSON:
+        """Return the JSON body; files of a multipart body come under `_files`, in order."""
         if request.content_type.startswith("multipart/"):
             form = await request.post()
             payload = form.get("payload_json")
-            return json.loads(str(payload)) if payload is not None else {}
+            body: JSON = json.loads(str(payload)) if payload is not None else {}
+            files = [
+                FileUpload(value.filename, value.content_type, value.file.read())
+                for key, value in form.items()
+                if key.startswith("files[") and isinstance(value, web.FileField)
+            ]
+            if files:
+                body["_files"] = files
+            return body
         if not request.can_read_body:
             return {}
         data: JSON = await request.json()
@@ -774,6 +822,7 @@ class FakeDiscord:
             tuple(body.get("embeds") or ()),
             nonce,
             time.monotonic(),
+            tuple(body.get("_files") or ()),
         )
         self.messages.append(message)
         self._message_posted.set()
@@ -819,7 +868,12 @@ class FakeDiscord:
             if problem:
                 return _json({"code": 50035, "message": f"Invalid Form Body: {problem}"}, 400)
             interaction.replies.append(
-                Reply(data.get("content") or "", list(data.get("embeds") or []), ephemeral)
+                Reply(
+                    data.get("content") or "",
+                    list(data.get("embeds") or []),
+                    ephemeral,
+                    files=list(body.get("_files") or []),
+                )
             )
         elif kind == 5:
             interaction.replies.append(Reply("", [], ephemeral, loading=True))
@@ -832,7 +886,7 @@ class FakeDiscord:
             return _json({"code": 50035, "message": f"unsupported callback type {kind}"}, 400)
         interaction.callbacks.append(body)
         interaction._touch()
-        message = self._message_payload(0, data)
+        message = self._message_payload(0, {**data, "_files": body.get("_files") or []})
         message["flags"] = EPHEMERAL if ephemeral else 0
         return _json(
             {
@@ -857,12 +911,14 @@ class FakeDiscord:
             return _json({"code": 50035, "message": f"Invalid Form Body: {problem}"}, 400)
         ephemeral = bool(int(body.get("flags") or 0) & EPHEMERAL)
         content, embeds = body.get("content") or "", list(body.get("embeds") or [])
+        files = list(body.get("_files") or [])
         placeholder = next((r for r in interaction.replies if r.loading), None)
         if placeholder is not None:
             # The first followup to a deferred reply replaces its "thinking…" message.
             placeholder.content, placeholder.embeds, placeholder.loading = content, embeds, False
+            placeholder.files = files
         else:
-            interaction.replies.append(Reply(content, embeds, ephemeral))
+            interaction.replies.append(Reply(content, embeds, ephemeral, files=files))
         interaction._touch()
         return _json(self._message_payload(0, body))
 
@@ -885,8 +941,14 @@ class FakeDiscord:
         if problem:
             return _json({"code": 50035, "message": f"Invalid Form Body: {problem}"}, 400)
         original.content, original.embeds, original.loading = content, embeds, False
+        if "_files" in body:
+            original.files = list(body["_files"])
         interaction._touch()
-        return _json(self._message_payload(0, {"content": content, "embeds": embeds}))
+        return _json(
+            self._message_payload(
+                0, {"content": content, "embeds": embeds, "_files": original.files}
+            )
+        )
 
     async def _delete_original(self, request: web.Request) -> web.Response:
         interaction = self._interaction(request.match_info["token"])

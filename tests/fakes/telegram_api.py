@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import itertools
 import json
 import math
 import re
+import struct
 import time
 import unicodedata
 from collections import Counter, defaultdict, deque
@@ -28,6 +30,35 @@ JSON = dict[str, Any]
 
 GROUP_ANONYMOUS_BOT_ID = 1087968824
 MAX_TEXT = 4096
+MAX_CAPTION = 1024
+# The Bot API's photo limits: 10 MB, width + height at most 10,000, sides at most 20:1.
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_SIDES = 10_000
+MAX_PHOTO_RATIO = 20
+# The widths Telegram scales an uploaded photo to (the largest is capped at 1280).
+PHOTO_WIDTHS = (90, 320, 800, 1280)
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A file part of a multipart request, as the Bot API receives it."""
+
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SentPhoto:
+    """A photo the fake accepted: its bytes, its size, its file id, and whether it was uploaded."""
+
+    file_id: str
+    file_unique_id: str
+    width: int
+    height: int
+    data: bytes
+    uploaded: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +160,8 @@ class SentMessage:
     reply_markup: Mapping[str, Any] | None
     at: float
     edits: int = 0
+    # A photo message: `text` and `plain` are then its caption.
+    photo: SentPhoto | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +367,8 @@ class TelegramApiFake:
         self.callback_answers: list[CallbackAnswer] = []
         self.commands: list[JSON] = []
         self.webhook_deleted = 0
+        # Photos by file id, as Telegram keeps them for re-sending without an upload.
+        self.files: dict[str, SentPhoto] = {}
         self._messages: dict[int, list[SentMessage]] = defaultdict(list)
         self._chats: dict[int, _Chat] = {}
         self._admins: dict[int, set[int]] = {}
@@ -361,6 +396,7 @@ class TelegramApiFake:
             "setMyCommands": self._set_my_commands,
             "deleteWebhook": self._delete_webhook,
             "sendMessage": self._send_message,
+            "sendPhoto": self._send_photo,
             "editMessageText": self._edit_message_text,
             "answerCallbackQuery": self._answer_callback_query,
             "getChatAdministrators": self._get_chat_administrators,
@@ -600,8 +636,13 @@ class TelegramApiFake:
             "from": _user(self.bot_id, is_bot=True, username=self.username),
             "chat": self._chat(sent.chat_id).to_json(),
             "date": int(time.time()),
-            "text": sent.plain,
         }
+        if sent.photo is None:
+            data["text"] = sent.plain
+        else:
+            data["photo"] = _photo_sizes(sent.photo)
+            if sent.plain:
+                data["caption"] = sent.plain
         if sent.thread_id is not None:
             data["message_thread_id"] = sent.thread_id
             data["is_topic_message"] = True
@@ -714,6 +755,68 @@ class TelegramApiFake:
         self._messages[chat_id].append(sent)
         self.sent.append(sent)
         return self._sent_json(sent)
+
+    async def _send_photo(self, params: JSON) -> Any:
+        chat_id = _chat_id(params)
+        self._check_failures(chat_id)
+        photo = self._photo(params)
+        caption = str(params.get("caption") or "")
+        parse_mode = params.get("parse_mode")
+        plain = ""
+        if caption:
+            try:
+                plain = parse_html(caption) if parse_mode == "HTML" else caption
+            except HtmlError as exc:
+                raise _Refused(Failure(400, f"Bad Request: {exc}")) from None
+            if utf16_len(plain) > MAX_CAPTION:
+                raise _Refused(Failure(400, "Bad Request: message caption is too long"))
+        self._check_limits(chat_id)
+        thread = params.get("message_thread_id")
+        markup = params.get("reply_markup")
+        sent = SentMessage(
+            message_id=next(self._message_ids),
+            chat_id=chat_id,
+            thread_id=_int(thread) if thread is not None else None,
+            text=caption,
+            plain=plain,
+            parse_mode=str(parse_mode) if parse_mode else None,
+            reply_markup=_json(markup) if markup is not None else None,
+            at=self._clock(),
+            photo=photo,
+        )
+        self.files.setdefault(photo.file_id, replace(photo, uploaded=False))
+        self._messages[chat_id].append(sent)
+        self.sent.append(sent)
+        return self._sent_json(sent)
+
+    def _photo(self, params: JSON) -> SentPhoto:
+        """Return the photo a sendPhoto names: a file part (direct or `attach://`) or a file id."""
+        value = params.get("photo")
+        if isinstance(value, str) and value.startswith("attach://"):
+            value = params.get(value.removeprefix("attach://"))
+        if isinstance(value, str) and value:
+            known = self.files.get(value)
+            if known is None:
+                raise _Refused(
+                    Failure(400, "Bad Request: wrong file identifier/HTTP URL specified")
+                )
+            return known
+        if not isinstance(value, Upload):
+            raise _Refused(Failure(400, "Bad Request: there is no photo in the request"))
+        if len(value.data) > MAX_PHOTO_BYTES:
+            raise _Refused(Failure(400, "Bad Request: file is too big"))
+        size = png_size(value.data)
+        if size is None:
+            raise _Refused(Failure(400, "Bad Request: IMAGE_PROCESS_FAILED"))
+        width, height = size
+        if width + height > MAX_PHOTO_SIDES or max(width, height) > MAX_PHOTO_RATIO * min(
+            width, height
+        ):
+            raise _Refused(Failure(400, "Bad Request: PHOTO_INVALID_DIMENSIONS"))
+        digest = hashlib.sha256(value.data).hexdigest()
+        return SentPhoto(
+            f"AgAC{digest[:40]}", f"AQAD{digest[:12]}", width, height, value.data, True
+        )
 
     async def _edit_message_text(self, params: JSON) -> Any:
         chat_id = _chat_id(params)
@@ -864,7 +967,35 @@ async def _read_params(request: web.Request) -> JSON:
         for key, value in form.items():
             if isinstance(value, str):
                 params[key] = value
+            elif isinstance(value, web.FileField):
+                params[key] = Upload(value.filename, value.content_type, value.file.read())
     return params
+
+
+def png_size(data: bytes) -> tuple[int, int] | None:
+    """Return a PNG's width and height from its header, or None when `data` is no PNG."""
+    if len(data) < 24 or not data.startswith(_PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", data[16:24])
+    return int(width), int(height)
+
+
+def _photo_sizes(photo: SentPhoto) -> list[JSON]:
+    """Return the PhotoSize list Telegram answers with: smaller copies, then the photo itself."""
+    widths = [w for w in PHOTO_WIDTHS if w < photo.width] + [photo.width]
+    sizes = []
+    for index, width in enumerate(widths):
+        scale = width / photo.width
+        sizes.append(
+            {
+                "file_id": photo.file_id if scale == 1.0 else f"{photo.file_id}-{width}",
+                "file_unique_id": f"{photo.file_unique_id}{index}",
+                "width": width,
+                "height": round(photo.height * scale),
+                "file_size": round(len(photo.data) * scale * scale),
+            }
+        )
+    return sizes
 
 
 def _json(value: Any) -> Any:

@@ -26,7 +26,7 @@ from tests.handlers.discord.conftest import (
 )
 
 EXPECTED = {"status", "rules", "subscribe", "unsubscribe", "alert", "alerts", "mute", "unmute"}
-EXPECTED |= {"history", "backtest", "help", "start", "quiet", "timezone"}
+EXPECTED |= {"history", "backtest", "chart", "help", "start", "quiet", "timezone"}
 
 
 def caller_in(channel_id: int, user: int) -> Caller:
@@ -412,7 +412,7 @@ async def test_start_greets_as_telegram_does_then_lists_the_commands(
 
 
 async def test_unknown_command_gets_an_answer(frontend: DiscordFrontEnd, world: World) -> None:
-    interaction = await world.fake.slash_command("chart", channel=world.general)
+    interaction = await world.fake.slash_command("no-such-command", channel=world.general)
     [reply] = await interaction.wait_replies()
     assert reply.ephemeral
     assert "/help" in reply.content
