@@ -9,6 +9,8 @@ from datetime import datetime
 from bot.commands.reports import CommandError
 from bot.model.backtest import REFERENCES, Backtest, reference_window, replay, with_aftermath
 from bot.model.metrics import metric_info
+from bot.model.regime import METRIC as REGIME_METRIC
+from bot.model.regime import bounds as regime_bounds
 from bot.model.rules import Rule, RuleDefaults, RuleSyntaxError, parse_rule
 from bot.storage import Store
 from bot.watch.engine import custom_rule
@@ -43,6 +45,9 @@ async def run_backtest(
 ) -> Backtest:
     """Replay the stored samples of `rule`'s metric with start <= at < end, with their aftermath."""
     samples = await store.metric_history(rule.metric, start, end)
+    if rule.metric == REGIME_METRIC:
+        # As the live engine saw them: a score with unknown components moves nothing.
+        samples = [replace(s, bounds=regime_bounds(s.value, s.detail)) for s in samples]
     high = None
     if rule.op == "new high" and samples:
         # As the live engine seeds it: the record is everything stored before.

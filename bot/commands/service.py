@@ -46,6 +46,7 @@ from bot.model.quiet import (
     zone_or_utc,
 )
 from bot.model.regime import METRIC as REGIME_METRIC
+from bot.model.regime import bounds as regime_bounds
 from bot.model.regime import from_detail
 from bot.model.rules import ALL_BUILTINS, Rule, RuleSyntaxError, parse_rule
 from bot.model.text import digit_problem, strip_invisible
@@ -592,8 +593,7 @@ def _bounds(value: LatestValue) -> tuple[float, float] | None:
     """Return where a score with unknown parts may lie (the regime), None for an exact value."""
     if value.metric != REGIME_METRIC or value.value is None:
         return None
-    unknown = sum(r.verdict == "unknown" for r in from_detail(value.detail))
-    return (value.value, value.value + unknown)
+    return regime_bounds(value.value, value.detail)
 
 
 def _failing(feed: SourceHealth | None, now: datetime) -> str | None:

@@ -241,3 +241,9 @@ def from_detail(detail: Sequence[tuple[str, str]]) -> tuple[Reading, ...]:
 def settled(detail: Sequence[tuple[str, str]]) -> bool:
     """Return True when a `risk_on` sample's detail has no unknown component."""
     return all(r.verdict != "unknown" for r in from_detail(detail))
+
+
+def bounds(score: float, detail: Sequence[tuple[str, str]]) -> tuple[float, float] | None:
+    """Return where a `risk_on` score with unknown components may lie, None when all are known."""
+    unknown = sum(r.verdict == "unknown" for r in from_detail(detail))
+    return (score, score + unknown) if unknown else None

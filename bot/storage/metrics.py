@@ -165,7 +165,7 @@ class MetricsStore(Database):
         self, metric: str, start: datetime | None = None, end: datetime | None = None
     ) -> list[Sample]:
         """Return the stored samples of `metric` with start <= at < end, oldest first."""
-        query = select(samples.c.at, samples.c.value, samples.c.source).where(
+        query = select(samples.c.at, samples.c.value, samples.c.source, samples.c.detail).where(
             samples.c.metric == metric
         )
         if start is not None:
@@ -174,7 +174,9 @@ class MetricsStore(Database):
             query = query.where(samples.c.at < end)
         async with self._connect() as conn:
             rows = await conn.execute(query.order_by(samples.c.at))
-            return [Sample(metric, row.value, row.at, row.source) for row in rows]
+            return [
+                Sample(metric, row.value, row.at, row.source, _detail(row.detail)) for row in rows
+            ]
 
     async def highest_before(self, metric: str, at: datetime) -> float | None:
         """Return the highest stored value of `metric` before `at`."""

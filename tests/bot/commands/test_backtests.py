@@ -85,3 +85,27 @@ async def test_a_typed_condition_runs_as_a_custom_alert_with_its_band(store: Sto
     assert result.samples == 120
     assert result.firings
     assert all(START <= e.at < START + timedelta(days=30) for e in result.events)
+
+
+async def test_a_regime_backtest_holds_where_components_were_unknown(
+    store: Store, clock: FakeClock
+) -> None:
+    # 4 of 6, then an outage (2 known agree, 3 unknown), then 4 again: live it fires once.
+    def score(k: int, agree: int, unknown: int) -> Sample:
+        verdicts = ["yes"] * agree + ["unknown"] * unknown
+        verdicts += ["no"] * (6 - len(verdicts))
+        keys = ("rut_high", "asi", "dominance", "eth_btc", "altbtc_macd", "liquidity")
+        detail = tuple((key, f"{v}; note") for key, v in zip(keys, verdicts, strict=True))
+        at = START + timedelta(hours=k)
+        return Sample("risk_on", float(agree), at, "radar", detail, (agree, agree + unknown))
+
+    series = [score(0, 3, 0), score(1, 4, 0), score(2, 2, 3), score(3, 2, 3), score(4, 4, 0)]
+    engine = AlertEngine(store, RuleDefaults(), clock)
+    live = []
+    for sample in series:
+        clock.now = sample.at + timedelta(minutes=1)
+        live += [(f.kind, sample.at) for f in await engine.ingest_sample(sample)]
+    assert live == [("firing", series[1].at)]
+    rule = next(r for r in engine.builtins if r.id == "risk-on-regime")
+    result = await run_backtest(store, rule, START)
+    assert [(e.state, e.at) for e in result.events] == live
