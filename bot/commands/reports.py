@@ -321,6 +321,7 @@ class ChartReport:
         )
         return (
             f"📊 {self.label}: {self.value}",
-            f"Last {self.days} days to {format_time(self.at)} · source {self.provider}",
+            f"{'Last day' if self.days == 1 else f'Last {self.days} days'} to "
+            f"{format_time(self.at)} · source {self.provider}",
             rules,
         )

@@ -235,7 +235,7 @@ class CommandService:
             metric=metric,
             label=info.label,
             value=value.value,
-            formatted=info.format(value.value),
+            formatted=_formatted(value),
             at=value.at,
             age=age,
             source=value.source,
