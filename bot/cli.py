@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
         )
         sub.add_argument("rules", nargs="*", help="rule ids, or all (the default)")
     commands.add_parser("rules", help="list the built-in rules")
+    commands.add_parser(
+        "migrate", help="bring the database schema up to date and exit (a release phase's job)"
+    )
     backtest = commands.add_parser(
         "backtest", help="replay a rule on the stored history through the live engine"
     )
@@ -127,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if command == "rules":
             return _rules(settings)
+        if command == "migrate":
+            return asyncio.run(_migrate(settings))
         if command == "status":
             return asyncio.run(_status(settings, args.metric, as_json=args.json))
         if command == "backtest":
@@ -364,6 +369,17 @@ async def _chart(settings: Settings, args: argparse.Namespace) -> int:
         print(f"risk-on-radar: chart: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
         return 1
     print(f"{args.output}: {metric}, {len(spec.points)} points, {image.width}x{image.height}")
+    return 0
+
+
+async def _migrate(settings: Settings) -> int:
+    store = await Store.open(settings.async_database_url)
+    await store.close()
+    before, after = store.migration.before, store.migration.after
+    if before == after:
+        print(f"the database schema is up to date (revision {after})")
+    else:
+        print(f"migrated the database schema from revision {before or 'none'} to {after}")
     return 0
 
 

@@ -6,13 +6,17 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
 import asyncpg
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, literal, select
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError as AlembicError
+from sqlalchemy import Connection, Engine, create_engine, event, literal, select, text
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import make_url
@@ -47,10 +51,47 @@ def _migrations_config() -> Config:
     return config
 
 
-def _upgrade(connection: Connection) -> None:
+# Any fixed number will do: replicas starting together take turns on it to migrate.
+_MIGRATION_LOCK = 0x52524D49  # "RRMI"
+
+
+class SchemaTooNew(Exception):
+    """The database was migrated by a newer version of the bot than this one."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """What opening the database did to its schema: the revision before and after."""
+
+    before: str | None
+    after: str | None
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def _upgrade(connection: Connection) -> Migration:
+    """Bring the schema to this code's head, one replica at a time; refuse a newer schema.
+
+    On PostgreSQL the whole upgrade runs in one transaction under an advisory lock: replicas that
+    start together wait for the first, then find nothing left to do. DDL is transactional there,
+    so a migration cut short leaves nothing half-built.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
     config = _migrations_config()
+    scripts = ScriptDirectory.from_config(config)
+    before = _revision(connection)
+    known = {script.revision for script in scripts.walk_revisions()}
+    if before is not None and before not in known:
+        raise SchemaTooNew(
+            f"its schema is at revision {before}, newer than this version of the bot knows "
+            f"(up to {scripts.get_current_head()}): run the newer version, or restore a backup"
+        )
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
+    return Migration(before, _revision(connection))
 
 
 # Every PostgreSQL session: a stuck lock, query or abandoned transaction fails instead of hanging a
@@ -73,6 +114,7 @@ class Database:
         self.dialect = engine.dialect.name
         self._file: Path | None = None
         self._identity: tuple[int, int] | None = None
+        self.migration = Migration(None, None)
         # SQLite file databases: a second connection, driven by a thread of its own, for the
         # transactions that must be quick (see `_transact`).
         self._quick: Engine | None = None
@@ -114,7 +156,10 @@ class Database:
         store = cls(engine)
         try:
             async with engine.begin() as conn:
-                await conn.run_sync(_upgrade)
+                store.migration = await conn.run_sync(_upgrade)
+        except (SchemaTooNew, AlembicError) as exc:
+            await engine.dispose()
+            raise StoreUnavailable(f"cannot open the database {shown}: {exc}") from exc
         except _OPEN_ERRORS as exc:
             await engine.dispose()
             reason = _one_line(exc)

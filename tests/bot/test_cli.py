@@ -12,9 +12,11 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic.script import ScriptDirectory
 
 from bot.cli import _Progress
 from bot.storage import Store
+from bot.storage.database import _migrations_config
 from signals.types import FetchResult
 from tests.fakes.exchange import ExchangeServer
 from tests.fakes.feeds import FeedServer, cg_global, offline_feeds, yahoo_chart
@@ -384,3 +386,18 @@ async def test_status_of_an_unknown_metric_names_it_and_exits_2(tmp_path: Path) 
     assert code == 2
     assert out == ""
     assert err.startswith("risk-on-radar: unknown metric 'nope'; try one of asi, ")
+
+
+async def test_migrate_brings_the_schema_up_and_says_so(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    head = ScriptDirectory.from_config(_migrations_config()).get_current_head()
+    assert await cli(env, tmp_path, "migrate") == (
+        0,
+        f"migrated the database schema from revision none to {head}\n",
+        "",
+    )
+    assert await cli(env, tmp_path, "migrate") == (
+        0,
+        f"the database schema is up to date (revision {head})\n",
+        "",
+    )

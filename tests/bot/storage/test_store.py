@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,19 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import Boolean, Connection, Float, Integer, String, Text, insert, inspect, select
+from alembic.script import ScriptDirectory
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Float,
+    Integer,
+    String,
+    Text,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.sql import TableClause, column, table
 
 import bot.storage.store
@@ -20,10 +33,11 @@ from bot.model.delivery import Outcome, Sent
 from bot.model.evaluation import RuleState
 from bot.model.rules import ALL_BUILTINS, RuleDefaults, RuleSpec
 from bot.storage import Store, StoreUnavailable
+from bot.storage.database import _migrations_config
 from bot.storage.schema import UTCDateTime, events, metadata
 from bot.watch.engine import AlertEngine
 from signals.types import FetchResult, Sample, Stale
-from tests.bot.conftest import FakeClock, deliver_due
+from tests.bot.conftest import FakeClock, deliver_due, reset_postgres
 
 
 async def test_samples_upsert_and_latest_tracks_the_newest(store: Store, clock: FakeClock) -> None:
@@ -463,3 +477,35 @@ async def test_a_database_gone_mid_run_is_store_unavailable_everywhere(
             await store.ping()
     finally:
         await store.close()
+
+
+HEAD = ScriptDirectory.from_config(_migrations_config()).get_current_head()
+
+
+async def test_replicas_opening_a_fresh_database_together_migrate_once() -> None:
+    # Three replicas of a deployment start at the same moment on an empty PostgreSQL database.
+    url = await reset_postgres()
+    opened = await asyncio.gather(*(Store.open(url) for _ in range(3)), return_exceptions=True)
+    try:
+        failures = [o for o in opened if isinstance(o, BaseException)]
+        assert failures == []
+        stores = [o for o in opened if isinstance(o, Store)]
+        # One of them built the schema; the others waited for it and found nothing left to do.
+        assert sorted(s.migration.before is None for s in stores) == [False, False, True]
+        assert {s.migration.after for s in stores} == {HEAD}
+    finally:
+        for o in opened:
+            if isinstance(o, Store):
+                await o.close()
+
+
+async def test_a_schema_newer_than_the_code_is_refused_in_one_line(store_url: str) -> None:
+    first = await Store.open(store_url)
+    async with first.engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    await first.close()
+    with pytest.raises(StoreUnavailable) as caught:
+        await Store.open(store_url)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"revision 9999, newer than this version of the bot knows (up to {HEAD})" in message
