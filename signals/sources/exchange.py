@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -60,6 +60,12 @@ SMA_DAYS = 50
 TREND_METRIC = ExchangeMetric.ETH_BTC_VS_SMA50
 # Ten spare candles cover the still-forming day and a few missing ones.
 OHLCV_LIMIT = 60
+# ETH/BTC's daily history, for backtests and charts: asked for once per process, from this day
+# (before any exchange listed the pair, so each answers from its first candle), a page at a time.
+HISTORY_SINCE = date(2015, 1, 1)
+HISTORY_PAGE = 1000
+# Binance lists ETH/BTC since 2017: four pages. A bound, so a misbehaving exchange cannot loop us.
+_MAX_PAGES = 20
 _DAY_MS = 86_400_000
 _REGION_BLOCKED = 451
 
@@ -200,6 +206,7 @@ class ExchangePrices:
         name: str = "exchange",
         retry_primary_after: timedelta = timedelta(hours=1),
         factory: ExchangeFactory = make_exchange,
+        history_since: date | None = None,
     ) -> None:
         chain = list(dict.fromkeys(e.strip().lower() for e in (primary, *fallbacks) if e.strip()))
         unknown = [e for e in chain if e not in ccxt_async.exchanges]
@@ -213,6 +220,9 @@ class ExchangePrices:
         self._exchanges: dict[str, Any] = {}
         self._blocked_until: dict[str, datetime] = {}
         self._warned: set[str] = set()
+        self._history_since = history_since
+        # The exchanges whose ETH/BTC history this process has read (and the store has kept).
+        self._history_read: set[str] = set()
 
     async def fetch(self, now: datetime) -> FetchResult:
         """Return the four prices from the first exchange in the chain that answers."""
@@ -223,13 +233,14 @@ class ExchangePrices:
                 continue
             try:
                 samples = await self._read(exchange_id, now)
+                history = await self._history(exchange_id, now)
             except SourceError as exc:
                 failures.append(exc)
                 continue
             self._blocked_until.pop(exchange_id, None)
             if failures:
                 log.info("%s: used %s after %s", self.name, exchange_id, _summary(failures))
-            return FetchResult(samples=samples)
+            return FetchResult(samples=samples, history=history)
         raise self._combined(failures)
 
     async def close(self) -> None:
@@ -266,6 +277,40 @@ class ExchangePrices:
             problem = f"unexpected response shape ({type(exc).__name__}: {exc})"
             raise BadPayload(exchange_id, "body", problem) from exc
         return _samples(exchange_id, pairs, Payload(exchange_id, tickers), candles, now)
+
+    async def _history(self, exchange_id: str, now: datetime) -> tuple[Sample, ...]:
+        """Return ETH/BTC's settled daily closes and their 50-day trend, once per exchange.
+
+        The newest settled day is left out: the refresh's own samples carry it.
+        """
+        if self._history_since is None or exchange_id in self._history_read:
+            return ()
+        exchange = self._exchange(exchange_id)
+        pair = pairs_for(exchange_id, exchange.markets).eth_btc
+        since = int(datetime.combine(self._history_since, time(), UTC).timestamp() * 1000)
+        candles: list[Any] = []
+        try:
+            for _ in range(_MAX_PAGES):
+                page = await exchange.fetch_ohlcv(pair, "1d", since=since, limit=HISTORY_PAGE)
+                fresh = [c for c in page if not candles or c[0] > candles[-1][0]]
+                if not fresh:
+                    break
+                candles += fresh
+                since = int(fresh[-1][0]) + _DAY_MS
+                if since > now.timestamp() * 1000:
+                    break
+        except ccxt_errors.BaseError as exc:
+            raise self._translate(exchange_id, exchange, exc, now) from exc
+        closes = settled_closes(Payload(exchange_id, candles, "ohlcv"), now)[:-1]
+        self._history_read.add(exchange_id)
+        if closes:
+            log.info(
+                "%s: ETH/BTC daily history from %s, %d closes",
+                exchange_id,
+                f"{closes[0][0]:%Y-%m-%d}",
+                len(closes),
+            )
+        return _history_samples(exchange_id, closes)
 
     def _translate(
         self, exchange_id: str, exchange: Any, exc: Exception, now: datetime
@@ -334,6 +379,22 @@ def _samples(
                 detail = (("sma50", f"{trend.sma:.8f}"),)
                 samples.append(_trend_sample(trend, exchange_id))
         samples.append(Sample(metric, price, at, exchange_id, detail))
+    return tuple(samples)
+
+
+def _history_samples(
+    exchange_id: str, closes: Sequence[tuple[datetime, float]]
+) -> tuple[Sample, ...]:
+    """Return each close as `eth_btc` and, from the 50th on, its trend, oldest first."""
+    samples: list[Sample] = []
+    window = 0.0
+    for index, (closed_at, close) in enumerate(closes):
+        samples.append(Sample(ExchangeMetric.ETH_BTC, close, closed_at, exchange_id))
+        window += close
+        if index >= SMA_DAYS:
+            window -= closes[index - SMA_DAYS][1]
+        if index >= SMA_DAYS - 1:
+            samples.append(_trend_sample(Trend(closed_at, close, window / SMA_DAYS), exchange_id))
     return tuple(samples)
 
 

@@ -100,7 +100,10 @@ class ExchangeSettings(Protocol):
 
 def build(settings: ExchangeSettings, ctx: BuildContext) -> Source:
     """Build the prices source; raise `BadSettings` for an exchange ccxt does not know."""
-    from signals.sources.exchange import ExchangePrices  # noqa: PLC0415  (keeps specs light)
+    from signals.sources.exchange import (  # noqa: PLC0415  (keeps specs light)
+        HISTORY_SINCE,
+        ExchangePrices,
+    )
 
     try:
         return ExchangePrices(
@@ -108,6 +111,7 @@ def build(settings: ExchangeSettings, ctx: BuildContext) -> Source:
             settings.exchange_fallbacks,
             api_url=settings.exchange_api_url,
             name=NAME,
+            history_since=HISTORY_SINCE,
         )
     except ValueError as exc:
         raise BadSettings(f"invalid EXCHANGE or EXCHANGE_FALLBACKS: {exc}") from None

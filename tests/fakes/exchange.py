@@ -155,8 +155,13 @@ class ExchangeServer(LocalServer):
         if request.query.get("symbol") != "ETHBTC" or request.query.get("interval") != "1d":
             return Reply(400, {"code": -1121, "msg": "Invalid symbol."})
         limit = int(request.query.get("limit", "500"))
+        days = self.eth_btc_days[-limit:]
+        start = request.query.get("startTime")
+        if start is not None:
+            # As Binance: the `limit` oldest candles opening at or after startTime.
+            days = [(d, c) for d, c in self.eth_btc_days if _ms(d) >= int(start)][:limit]
         rows = []
-        for day, close in self.eth_btc_days[-limit:]:
+        for day, close in days:
             opened = _ms(day)
             price = f"{close:.8f}"
             rows.append(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -315,3 +315,32 @@ def test_sma_skips_the_forming_day_and_needs_enough_days() -> None:
     assert sma_of_completed(Payload("x", candles), 3, now) == 4.0
     assert sma_of_completed(Payload("x", candles), 2, now) == 5.0
     assert sma_of_completed(Payload("x", candles), 4, now) is None
+
+
+async def test_eth_btc_history_is_read_once_a_page_at_a_time(
+    fake: ExchangeServer, make: Make
+) -> None:
+    # 2,100 settled days (three pages of 1,000) and today's forming candle.
+    closes = [round(0.02 + (i % 100) / 10_000, 8) for i in range(2_100)] + [0.5]
+    fake.eth_btc_days = daily(closes)
+    source = make("binance", history_since=date(2015, 1, 1))
+
+    first = await source.fetch(NOW)
+
+    pages = [s.query for s in fake.seen if s.path == "/api/v3/klines" and "startTime" in s.query]
+    assert [p["limit"] for p in pages] == ["1000", "1000", "1000"]
+    history = [s for s in first.history if s.metric == "eth_btc"]
+    trends = [s for s in first.history if s.metric == "eth_btc_vs_sma50"]
+    # Every settled close but the newest (the refresh's own samples carry that one).
+    assert [s.value for s in history] == closes[:-2]
+    assert history[0].at == datetime.combine(TODAY - timedelta(days=2_099), time(), UTC)
+    # From the 50th close on, each against the mean of the 50 up to it.
+    assert len(trends) == len(history) - 49
+    at, window = trends[0].at, closes[:50]
+    assert at == history[49].at
+    assert trends[0].value == pytest.approx((closes[49] / (sum(window) / 50) - 1) * 100)
+    assert trends[-1].value == pytest.approx((closes[-3] / (sum(closes[-52:-2]) / 50) - 1) * 100)
+    # Once per process: the next refresh costs what it always did.
+    seen = fake.calls()
+    assert (await source.fetch(NOW)).history == ()
+    assert fake.calls() == seen + 2
