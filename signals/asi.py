@@ -268,3 +268,41 @@ def describe_universe(
     if isinstance(outcome, Sample):
         return AsiUniverse(at, reading.bitcoin_change, coins, tuple(shown), outcome.value)
     return AsiUniverse(at, reading.bitcoin_change, coins, tuple(shown), None, outcome.reason)
+
+
+def asi_history(
+    closes: Mapping[str, Mapping[date, float]],
+    universe: Sequence[str],
+    first: date,
+    last: date,
+    source: str,
+    min_history: int = MIN_HISTORY,
+    lookback: timedelta = LOOKBACK,
+) -> tuple[Sample, ...]:
+    """Return the index for each day from `first` to `last` that has `lookback` of closes behind.
+
+    Each day counts the coins of `universe` (today's: the history carries survivorship bias)
+    whose change over `lookback` to that day's close beats Bitcoin's, as `altcoin_season` does
+    live, and is stamped at the close (00:00 UTC the next day). Days with too few coins are left
+    out, never guessed.
+    """
+    wanted = [coin for coin in (*universe, BITCOIN) if closes.get(coin)]
+    if BITCOIN not in wanted:
+        return ()
+    frame = closes_frame({coin: closes[coin] for coin in wanted})
+    samples: list[Sample] = []
+    day = first
+    while day <= last:
+        now = reference_closes(frame, day, 0)
+        then = reference_closes(frame, day - lookback)
+        reading = altcoin_season(
+            {str(coin): float(close) for coin, close in now.dropna().items()},
+            then,
+            [coin for coin in universe if coin in frame.columns],
+            min_history,
+        )
+        if reading.bitcoin_change is not None and reading.counted >= min_history:
+            at = datetime.combine(day + timedelta(days=1), datetime.min.time(), UTC)
+            samples.append(Sample(MarketsMetric.ASI, reading.share, at, source))
+        day += timedelta(days=1)
+    return tuple(samples)

@@ -31,6 +31,7 @@ from signals.asi import (
     UNIVERSE_SIZE,
     Exclusions,
     altcoin_season,
+    asi_history,
     closes_frame,
     describe_universe,
     is_pegged,
@@ -352,6 +353,7 @@ class CoinGeckoMarkets:
         self._fetched_volumes: dict[str, dict[date, float]] = {}
         self._failing: set[str] = set()
         self._warming: str | None = None
+        self._asi_history_done = False
         # Told how a back-fill gets on (`ReportsProgress`): `python -m bot status` prints it.
         self.on_progress: Callable[[str], None] | None = None
 
@@ -388,6 +390,9 @@ class CoinGeckoMarkets:
             reading, self._universe, (*excluded, *pegged), outcome, now
         )
         asi = FetchResult(samples=(outcome,)) if isinstance(outcome, Sample) else _stale(outcome)
+        past: tuple[Sample, ...] = ()
+        if isinstance(outcome, Sample) and not self._asi_history_done:
+            past = await self._guarded_history(universe, now)
         caps = universe_weights(self._universe)
         altbtc = await self._guarded(
             (MACD_METRIC, RSI_METRIC, INDEX_METRIC), self._altbtc_readings(caps, now)
@@ -396,8 +401,27 @@ class CoinGeckoMarkets:
         return FetchResult(
             samples=asi.samples + altbtc.samples + volume.samples,
             stale=asi.stale + altbtc.stale + volume.stale,
-            history=tuple(sorted(altbtc.history, key=lambda sample: sample.at)),
+            history=tuple(sorted(altbtc.history + past, key=lambda sample: sample.at)),
         )
+
+    async def _guarded_history(self, universe: Sequence[str], now: datetime) -> tuple[Sample, ...]:
+        """Return the ASI's daily history from the stored closes, once per process.
+
+        Computed over today's universe, so it carries survivorship bias (the README says so).
+        A failure costs only the history: the live index goes out regardless, and the next
+        process tries again.
+        """
+        self._asi_history_done = True
+        last = now.astimezone(UTC).date() - timedelta(days=1)
+        first = last - timedelta(days=self._backfill_days)
+        try:
+            closes = {
+                coin: await self._history.closes(coin, first) for coin in (BITCOIN, *universe)
+            }
+            return asi_history(closes, universe, first, last, PROVIDER, self._min_history)
+        except Exception:
+            log.warning("coingecko: the ASI's daily history could not be computed", exc_info=True)
+            return ()
 
     async def _guarded(self, metrics: Sequence[str], step: Awaitable[FetchResult]) -> FetchResult:
         """Await one derived metric's step; a failure marks its metrics stale, sparing `asi`."""

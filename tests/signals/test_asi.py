@@ -9,6 +9,7 @@ import pytest
 
 from signals.asi import (
     altcoin_season,
+    asi_history,
     closes_frame,
     load_exclusions,
     publish,
@@ -129,3 +130,28 @@ def test_reference_falls_back_at_most_three_days_and_skips_bad_closes() -> None:
 def test_no_history_at_all_gives_missing_references() -> None:
     refs = reference_closes(closes_frame({}), scenario.REFERENCE_DAY)
     assert refs.empty
+
+
+def test_the_asi_history_counts_each_day_against_its_own_90_days() -> None:
+    # Bitcoin flat at 100; alt0 doubles over the window, alt1 halves, alt2 stays; each day t
+    # from 0 to 119 closes at a price that moves linearly, so day D's 90-day change is known.
+    start = date(2025, 1, 1)
+    days = [start + timedelta(days=t) for t in range(120)]
+    closes = {
+        "bitcoin": dict.fromkeys(days, 100.0),
+        "alt0": {d: 100.0 + t for t, d in enumerate(days)},  # rising: beats flat bitcoin
+        "alt1": {d: 200.0 - t for t, d in enumerate(days)},  # falling: does not
+        "alt2": dict.fromkeys(days, 100.0),  # equal to bitcoin: does not beat it
+    }
+    history = asi_history(
+        closes, ["alt0", "alt1", "alt2"], start, days[-1], "coingecko", min_history=3
+    )
+    # Only days with a close 90 days earlier: 1 Apr 2025 (day 90) onwards, 30 of them.
+    assert len(history) == 30
+    assert history[0].at == datetime(2025, 4, 2, tzinfo=UTC)  # day 90's close, at midnight
+    assert all(s.value == pytest.approx(100 / 3) for s in history)
+    # A coin missing on a day is not counted; too few coins and the day is left out.
+    del closes["alt2"][days[100]], closes["alt1"][days[100]]
+    thinner = asi_history(closes, ["alt0", "alt1", "alt2"], start, days[-1], "x", min_history=2)
+    assert [s.at for s in thinner].count(datetime(2025, 4, 12, tzinfo=UTC)) == 0
+    assert len(thinner) == 29
