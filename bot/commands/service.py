@@ -9,6 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 
 from bot.charts import ChartError, draw
+from bot.charts.alerts import ChartSource
 from bot.charts.data import chart_spec
 from bot.commands.backtests import resolve_rule, run_backtest, usage_error
 from bot.commands.reports import (
@@ -126,8 +127,11 @@ class CommandService:
         asi_universe: Callable[[], AsiUniverse | None] | None = None,
         on_released: Callable[[], None] = lambda: None,
         chart_max_days: int = 400,
+        alert_charts: ChartSource | None = None,
     ) -> None:
         self._store = store
+        # What draws each alert's chart for the chat front-ends' notifiers; None: text only.
+        self.alert_charts = alert_charts
         # How the feeds are doing, for saying why a metric has no value.
         self._health = health
         # In memory, from the ASI source of this process; None where no source keeps one.
