@@ -14,13 +14,15 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from bot.charts import ChartError, ChartImage, ChartSpec, draw
 from bot.charts.data import chart_spec
 from bot.model.alerts import AlertMessage
+from bot.model.delivery import AlertChart, ChartSource
 from bot.model.rules import Rule
 from bot.storage import Store, StoreUnavailable
+
+__all__ = ["ALERT_CHART_DAYS", "AlertCharts", "ChartSource"]
 
 log = logging.getLogger(__name__)
 
@@ -32,14 +34,6 @@ _KEPT = 64
 
 Drawer = Callable[[ChartSpec], Awaitable[ChartImage]]
 SpecReader = Callable[[Store, str, Sequence[Rule], datetime, datetime], Awaitable[ChartSpec | None]]
-
-
-class ChartSource(Protocol):
-    """What a notifier asks for an alert's chart."""
-
-    async def image(self, message: AlertMessage) -> ChartImage | None:
-        """Return the chart of `message`'s event, or None when it has none."""
-        ...
 
 
 class AlertCharts:
@@ -62,10 +56,10 @@ class AlertCharts:
         self._draw = drawer
         self._spec = spec_reader
         # Per event: its chart, None when it has none, or the draw still running.
-        self._charts: OrderedDict[int, asyncio.Future[ChartImage | None]] = OrderedDict()
+        self._charts: OrderedDict[int, asyncio.Future[AlertChart | None]] = OrderedDict()
         self.draws = 0
 
-    async def image(self, message: AlertMessage) -> ChartImage | None:
+    async def image(self, message: AlertMessage) -> AlertChart | None:
         """Return the chart of `message`'s event, drawing it on the first ask; None without one.
 
         Operator notices have none. Concurrent asks for one event share one draw.
@@ -105,7 +99,7 @@ class AlertCharts:
                 break
             del self._charts[oldest]
 
-    async def _drawn(self, message: AlertMessage) -> ChartImage | None:
+    async def _drawn(self, message: AlertMessage) -> AlertChart | None:
         try:
             rules = [r for r in await self._rules() if r.id == message.rule_id]
             if not rules and message.op is not None:
@@ -131,7 +125,8 @@ class AlertCharts:
                 )
                 return None
             self.draws += 1
-            return await self._draw(spec)
+            image = await self._draw(spec)
+            return AlertChart(image.png, image.width, image.height)
         except (ChartError, StoreUnavailable) as exc:
             log.warning(
                 "alert %d (%s) goes without a chart: %s", message.event_id, message.rule_id, exc

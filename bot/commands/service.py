@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 
 from bot.charts import ChartError, draw
-from bot.charts.alerts import ChartSource
 from bot.charts.data import chart_spec
 from bot.commands.backtests import resolve_rule, run_backtest, usage_error
 from bot.commands.reports import (
@@ -33,6 +32,7 @@ from bot.commands.reports import (
 )
 from bot.model.alerts import HistoryEntry
 from bot.model.backtest import Backtest
+from bot.model.delivery import ChartSource
 from bot.model.destinations import Destination, DestinationInfo
 from bot.model.evaluation import RuleState, condition_holds
 from bot.model.formatting import format_age

@@ -12,9 +12,8 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.charts.alerts import ChartSource
 from bot.model.alerts import AlertMessage, HeldSummary
-from bot.model.delivery import PermanentDeliveryError, TransientDeliveryError
+from bot.model.delivery import ChartSource, PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination, Scheme
 from handlers.discord.layout import Attachment, EmbedSpec, Outgoing, Reply, pack
 from handlers.discord.pacing import Backlogged, Pacer

@@ -21,10 +21,10 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
-from bot.charts import ChartImage
-from bot.charts.alerts import ChartSource
 from bot.model.alerts import AlertMessage, HeldSummary
 from bot.model.delivery import (
+    AlertChart,
+    ChartSource,
     DeliveryError,
     DestinationMoved,
     PermanentDeliveryError,
@@ -139,7 +139,7 @@ class TelegramNotifier:
         )
 
     async def _send_chart(
-        self, destination: Destination, event_id: int, image: ChartImage, caption: str | None
+        self, destination: Destination, event_id: int, image: AlertChart, caption: str | None
     ) -> None:
         """Send the event's chart: by file id when it was uploaded, else upload it (once)."""
         upload = self._uploads.get(event_id)

@@ -13,11 +13,13 @@ import pytest
 from bot.charts import ChartError, ChartImage, ChartSpec, Point
 from bot.charts.alerts import AlertCharts
 from bot.model.alerts import AlertMessage, FeedNotice
+from bot.model.delivery import AlertChart
 from bot.model.rules import Rule
 from bot.storage import Store
 
 AT = datetime(2026, 1, 5, 12, 30, tzinfo=UTC)
 IMAGE = ChartImage(b"\x89PNG", 1280, 720, ())
+CHART = AlertChart(IMAGE.png, 1280, 720)
 
 
 def alert(event_id: int = 1, **changes: object) -> AlertMessage:
@@ -82,11 +84,11 @@ async def test_concurrent_asks_for_one_event_share_one_draw() -> None:
     await asyncio.sleep(0.01)
     drawing.release.set()
     images = await asyncio.gather(*asks)
-    assert images == [IMAGE] * 5
+    assert images == [CHART] * 5
     assert drawing.draws == 1
     # Later asks (the rest of a slow fan-out) reuse it too; another event draws its own.
-    assert await charts.image(alert(7)) is IMAGE
-    assert await charts.image(alert(8)) is IMAGE
+    assert await charts.image(alert(7)) == CHART
+    assert await charts.image(alert(8)) == CHART
     assert drawing.draws == 2
 
 

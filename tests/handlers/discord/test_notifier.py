@@ -6,9 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.charts import ChartImage
 from bot.model.alerts import AlertMessage, HeldSummary
-from bot.model.delivery import PermanentDeliveryError, TransientDeliveryError
+from bot.model.delivery import AlertChart, PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination
 from handlers.discord.frontend import DiscordFrontEnd
 from tests.fakes.discord_api import Failure
@@ -153,10 +152,10 @@ async def test_held_alerts_go_out_as_one_embed_in_the_channel_zone(
 class _Charts:
     """A chart source that hands out one small PNG for alerts, nothing for notices."""
 
-    async def image(self, message: AlertMessage) -> ChartImage | None:
+    async def image(self, message: AlertMessage) -> AlertChart | None:
         if message.notice is not None:
             return None
-        return ChartImage(_PNG, 64, 36, ())
+        return AlertChart(_PNG, 64, 36)
 
 
 _PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.charts import ChartImage
 from bot.model.alerts import AlertMessage, FeedNotice, HeldSummary
+from bot.model.delivery import AlertChart
 from bot.model.regime import Reading
 from handlers.telegram.pacing import FloodLimits
 from handlers.telegram.render import caption_fits, render_alert
@@ -35,17 +35,17 @@ def png(width: int, height: int) -> bytes:
     )
 
 
-IMAGE = ChartImage(png(64, 36), 64, 36, ())
+IMAGE = AlertChart(png(64, 36), 64, 36)
 
 
 class Charts:
     """A chart source that hands out IMAGE (or None) and counts the asks."""
 
-    def __init__(self, image: ChartImage | None = IMAGE) -> None:
+    def __init__(self, image: AlertChart | None = IMAGE) -> None:
         self.image_ = image
         self.asks: list[int] = []
 
-    async def image(self, message: AlertMessage) -> ChartImage | None:
+    async def image(self, message: AlertMessage) -> AlertChart | None:
         self.asks.append(message.event_id)
         return None if message.notice is not None else self.image_
 
