@@ -1,6 +1,8 @@
 """Fan one alert out to many Telegram chats and print how close delivery gets to the flood limits.
 
 Run: .venv/bin/python bench/fanout_telegram.py [--chats 2000] [--groups 200] [--time-scale 1]
+`--charts` sends each alert as a photo of a real chart (drawn once per alert through
+bot.charts.alerts.AlertCharts over a synthetic 90 days, uploaded once, the rest by file_id).
 The issue's full scenario is `--chats 10000 --groups 200`: about six minutes per sender at scale 1,
 half that at `--time-scale 2`.
 
@@ -32,9 +34,9 @@ import re
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -44,9 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
+from bot.charts import ChartSpec, Point
+from bot.charts.alerts import AlertCharts
 from bot.model.alerts import AlertMessage
 from bot.model.delivery import DeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination
+from bot.model.rules import Rule
 from handlers.telegram.notifier import TelegramNotifier
 from handlers.telegram.pacing import FloodLimits, Pacer
 from tests.fakes.telegram_api import FakeLimits, SentMessage, TelegramApiFake
@@ -151,12 +156,35 @@ def figures(
     return Figures(name, expected, len(sent), seconds, rejected, lost, duplicated, out_of_order)
 
 
+async def _synthetic_spec(
+    _store: Any, metric: str, _rules: Sequence[Rule], start: datetime, end: datetime
+) -> ChartSpec:
+    """Ninety days of an ASI-like series: what an alert's chart reads from the store."""
+    days = (end - start).days
+    points = tuple(
+        Point(start + timedelta(days=d), 50.0 + 25.0 * ((d % 30) / 30.0)) for d in range(days)
+    )
+    return ChartSpec(metric, "ASI · 76", "bench", start, end, points, "coingecko")
+
+
+def alert_charts() -> AlertCharts:
+    async def no_rules() -> Sequence[Rule]:
+        return ()
+
+    return AlertCharts(None, no_rules, spec_reader=_synthetic_spec)  # type: ignore[arg-type]
+
+
 async def run_radar(
-    api_url: str, token: str, plan: dict[int, list[int]], limits: FloodLimits, workers: int
+    api_url: str,
+    token: str,
+    plan: dict[int, list[int]],
+    limits: FloodLimits,
+    workers: int,
+    charts: bool = False,
 ) -> None:
     """Deliver `plan` the way bot.dispatcher does, through TelegramNotifier."""
     bot: ExtBot[int] = ExtBot(token, base_url=f"{api_url}/bot", rate_limiter=Pacer(limits))
-    notifier = TelegramNotifier(bot)
+    notifier = TelegramNotifier(bot, alert_charts() if charts else None)
     async with bot:
         notifier.set_online(True)
         pending: asyncio.Queue[int] = asyncio.Queue()
@@ -253,6 +281,9 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=16, help="dispatcher workers (radar)")
     parser.add_argument("--only", choices=("radar", "ptb"), help="run one sender")
+    parser.add_argument(
+        "--charts", action="store_true", help="radar sends each alert as a photo of its chart"
+    )
     args = parser.parse_args()
     # Each 429 is counted in the table; the libraries' own per-429 log lines would drown it.
     logging.basicConfig(level=logging.ERROR)
@@ -264,7 +295,7 @@ def main() -> None:
     print(
         f"Fan-out of {args.alerts} alert(s) to {args.chats} private chats + {args.groups} groups; "
         f"limits 30/s overall, 1/s per chat, 20/min per group, time scale x{scale:g}; "
-        f"radar uses {args.workers} workers",
+        f"radar uses {args.workers} workers{', charts on' if args.charts else ''}",
         flush=True,
     )
     results = []
@@ -274,7 +305,7 @@ def main() -> None:
                 "radar notifier",
                 plan,
                 scale,
-                lambda url, token: run_radar(url, token, plan, limits, args.workers),
+                lambda url, token: run_radar(url, token, plan, limits, args.workers, args.charts),
             )
         )
     if args.only in (None, "ptb"):

@@ -15,6 +15,7 @@ from typing import Protocol, runtime_checkable
 
 import aiohttp
 
+from bot.charts.alerts import AlertCharts
 from bot.commands.frontend import FrontEnd
 from bot.commands.service import CommandService
 from bot.delivery.dispatcher import Dispatcher
@@ -208,6 +209,7 @@ async def build_service(
         asi_universe=asi_universe_of(built),
         on_released=dispatcher.wake,
         chart_max_days=settings.sample_retention_days,
+        alert_charts=AlertCharts(store, engine.rules) if settings.alert_charts else None,
     )
     if await store.destination("console") is None:
         await store.subscribe("console", [ALL_BUILTINS], clock())

@@ -148,6 +148,9 @@ class Settings(BaseSettings):
     rule_send_resolved: bool = True
     max_custom_rules_per_chat: int = Field(default=20, ge=0)
 
+    # A chart of the metric on every Telegram and Discord alert (notices and summaries stay text).
+    alert_charts: bool = True
+
     dispatch_workers: int = Field(default=16, ge=1, le=256)
     dispatch_max_attempts: int = Field(default=12, ge=1)
     # How long a claimed delivery stays with its worker; a worker that dies or freezes loses it then.

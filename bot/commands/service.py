@@ -32,6 +32,7 @@ from bot.commands.reports import (
 )
 from bot.model.alerts import HistoryEntry
 from bot.model.backtest import Backtest
+from bot.model.delivery import ChartSource
 from bot.model.destinations import Destination, DestinationInfo
 from bot.model.evaluation import RuleState, condition_holds
 from bot.model.formatting import format_age
@@ -127,8 +128,11 @@ class CommandService:
         asi_universe: Callable[[], AsiUniverse | None] | None = None,
         on_released: Callable[[], None] = lambda: None,
         chart_max_days: int = 400,
+        alert_charts: ChartSource | None = None,
     ) -> None:
         self._store = store
+        # What draws each alert's chart for the chat front-ends' notifiers; None: text only.
+        self.alert_charts = alert_charts
         # How the feeds are doing, for saying why a metric has no value.
         self._health = health
         # In memory, from the ASI source of this process; None where no source keeps one.

@@ -40,6 +40,23 @@ class DestinationMoved(DeliveryError):
         self.new_destination = new_destination
 
 
+@dataclass(frozen=True, slots=True)
+class AlertChart:
+    """An alert's chart as the notifiers send it: PNG bytes and their size in pixels."""
+
+    png: bytes
+    width: int
+    height: int
+
+
+class ChartSource(Protocol):
+    """What a chat notifier asks for an alert's chart (bot.charts.alerts draws them)."""
+
+    async def image(self, message: AlertMessage) -> AlertChart | None:
+        """Return the chart of `message`'s event, or None when it has none."""
+        ...
+
+
 class Notifier(Protocol):
     """Deliver alerts to one kind of destination."""
 

@@ -96,7 +96,7 @@ class DiscordFrontEnd:
         self._commands = commands or RadarCommands(service)
         self._guild_ready_timeout = guild_ready_timeout
         self._sleep = sleep
-        self._notifier = DiscordNotifier(None, pacer)
+        self._notifier = DiscordNotifier(None, pacer, service.alert_charts)
         self.notifier: Notifier = self._notifier
         self.gateway: discord.Client | None = None
         self.tree: RadarTree | None = None

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
+from dataclasses import replace
 from datetime import UTC, tzinfo
 from typing import Any
 
@@ -11,9 +13,9 @@ import aiohttp
 import discord
 
 from bot.model.alerts import AlertMessage, HeldSummary
-from bot.model.delivery import PermanentDeliveryError, TransientDeliveryError
+from bot.model.delivery import ChartSource, PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination, Scheme
-from handlers.discord.layout import EmbedSpec, Outgoing, Reply, pack
+from handlers.discord.layout import Attachment, EmbedSpec, Outgoing, Reply, pack
 from handlers.discord.pacing import Backlogged, Pacer
 from handlers.discord.render import alert_embed, summary_embed, to_embed
 
@@ -51,9 +53,19 @@ class DiscordNotifier:
 
     scheme: Scheme = "discord"
 
-    def __init__(self, client: discord.Client | None, pacer: Pacer | None = None) -> None:
+    def __init__(
+        self,
+        client: discord.Client | None,
+        pacer: Pacer | None = None,
+        charts: ChartSource | None = None,
+    ) -> None:
         self._client = client
         self._pacer = pacer or Pacer()
+        self._charts = charts
+
+    def use_charts(self, charts: ChartSource | None) -> None:
+        """Put a chart in each alert's embed from now on (None: no image)."""
+        self._charts = charts
 
     def use(self, client: discord.Client) -> None:
         """Post through `client` from now on (the front-end builds a fresh one at each start)."""
@@ -62,8 +74,19 @@ class DiscordNotifier:
     async def send(
         self, destination: Destination, message: AlertMessage, zone: tzinfo = UTC
     ) -> None:
-        """Post `message` to the destination's channel or raise a `DeliveryError`."""
-        await self._send(destination, alert_embed(message, zone), message.idempotency_key)
+        """Post `message` to the destination's channel or raise a `DeliveryError`.
+
+        With charts on, the event's chart rides along as an attachment shown in the embed.
+        """
+        self._check(destination)
+        embed = alert_embed(message, zone)
+        image = await self._charts.image(message) if self._charts is not None else None
+        files: tuple[Attachment, ...] = ()
+        if image is not None:
+            chart = Attachment(f"alert-{message.event_id}.png", image.png)
+            embed = replace(embed, image=chart.url)
+            files = (chart,)
+        await self._send(destination, embed, message.idempotency_key, files)
 
     async def send_summary(
         self, destination: Destination, summary: HeldSummary, zone: tzinfo = UTC
@@ -71,15 +94,25 @@ class DiscordNotifier:
         """Post held alerts as one embed or raise a `DeliveryError`."""
         await self._send(destination, summary_embed(summary, zone), summary.idempotency_key)
 
-    async def _send(self, destination: Destination, embed: EmbedSpec, key: str) -> None:
+    @staticmethod
+    def _check(destination: Destination) -> None:
         if destination.scheme != "discord" or not destination.target.isdigit():
             raise PermanentDeliveryError(f"{destination} is not a Discord channel")
+
+    async def _send(
+        self,
+        destination: Destination,
+        embed: EmbedSpec,
+        key: str,
+        files: tuple[Attachment, ...] = (),
+    ) -> None:
+        self._check(destination)
         client = self._client
         if client is None or client.user is None or client.is_closed():
             raise TransientDeliveryError("the Discord client is not logged in yet")
         channel_id = int(destination.target)
         channel = client.get_partial_messageable(channel_id)
-        for part, outgoing in enumerate(pack(Reply(embeds=(embed,)))):
+        for part, outgoing in enumerate(pack(Reply(embeds=(embed,), files=files))):
             try:
                 await self._pacer.acquire(channel_id)
             except Backlogged as exc:
@@ -94,6 +127,11 @@ class DiscordNotifier:
         kwargs: dict[str, Any] = {"embeds": [to_embed(e) for e in outgoing.embeds], "nonce": nonce}
         if outgoing.content:
             kwargs["content"] = outgoing.content
+        if outgoing.files:
+            # Fresh files each try: discord.py reads them to the end when it posts.
+            kwargs["files"] = [
+                discord.File(io.BytesIO(f.data), filename=f.filename) for f in outgoing.files
+            ]
         try:
             await channel.send(**kwargs)
         except discord.RateLimited as exc:

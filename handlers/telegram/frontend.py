@@ -109,7 +109,7 @@ class TelegramFrontEnd:
         bot = self.application.bot
         self.admins = AdminCache(bot, ttl=admin_ttl, clock=clock)
         self.commands = ChatCommands(service, self.admins, bot)
-        self.notifier = TelegramNotifier(bot)
+        self.notifier = TelegramNotifier(bot, service.alert_charts)
         for handler in self.commands.handlers():
             self.application.add_handler(handler)
         self.application.add_error_handler(self.commands.on_error)

@@ -6,8 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.model.alerts import HeldSummary
-from bot.model.delivery import PermanentDeliveryError, TransientDeliveryError
+from bot.model.alerts import AlertMessage, HeldSummary
+from bot.model.delivery import AlertChart, PermanentDeliveryError, TransientDeliveryError
 from bot.model.destinations import Destination
 from handlers.discord.frontend import DiscordFrontEnd
 from tests.fakes.discord_api import Failure
@@ -147,3 +147,40 @@ async def test_held_alerts_go_out_as_one_embed_in_the_channel_zone(
     assert all(line.startswith("• 🟢 2026-03-02 15:25 CET `c1` ") for line in lines)
     assert "**$99,500**" in lines[1]
     assert embed["footer"]["text"] == "held alerts #7"
+
+
+class _Charts:
+    """A chart source that hands out one small PNG for alerts, nothing for notices."""
+
+    async def image(self, message: AlertMessage) -> AlertChart | None:
+        if message.notice is not None:
+            return None
+        return AlertChart(_PNG, 64, 36)
+
+
+_PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+async def test_an_alert_carries_its_chart_in_the_embed(
+    frontend: DiscordFrontEnd, world: World
+) -> None:
+    frontend._notifier.use_charts(_Charts())
+    await frontend.notifier.send(channel(world), alert_message())
+    [posted] = world.fake.messages_in(world.alerts.id)
+    [embed] = posted.embeds
+    [upload] = posted.files
+    assert upload.filename == "alert-41.png"
+    assert upload.data == _PNG
+    assert embed["image"]["url"] == "attachment://alert-41.png"
+    # The text of the embed is the same as without a chart.
+    assert embed["title"] == "🟢 Risk-on · Custom alert: btc_usd > 100000"
+    assert embed["footer"]["text"] == "rule c1 · alert #41"
+
+
+async def test_held_summaries_carry_no_chart(frontend: DiscordFrontEnd, world: World) -> None:
+    frontend._notifier.use_charts(_Charts())
+    summary = HeldSummary(7, (alert_message(),), frozenset({"quiet"}))
+    await frontend.notifier.send_summary(channel(world), summary)
+    [posted] = world.fake.messages_in(world.alerts.id)
+    assert posted.files == ()
+    assert all("image" not in e for e in posted.embeds)

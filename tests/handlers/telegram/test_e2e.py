@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
+import bot.charts
 from bot.app import run
+from bot.charts import ChartError, ChartImage, ChartSpec
 from bot.model.destinations import DestinationInfo
 from bot.model.rules import BUILTIN_RULES
 from bot.settings import Settings
@@ -152,7 +154,9 @@ async def live(tmp_path: Path, fake: TelegramApiFake) -> AsyncIterator[Running]:
 
 
 def rejections(fake: TelegramApiFake, chat_id: int) -> list[int]:
-    return [r.status for r in fake.rejections if r.method == "sendMessage" and r.chat_id == chat_id]
+    # Alerts go as photos of their chart (ALERT_CHARTS is on by default), replies as messages.
+    sends = ("sendMessage", "sendPhoto")
+    return [r.status for r in fake.rejections if r.method in sends and r.chat_id == chat_id]
 
 
 def assert_names_the_alert(alert: SentMessage) -> None:
@@ -453,3 +457,65 @@ async def test_the_chat_time_zone_changes_how_times_read(
     assert status.plain.splitlines()[0].endswith(" CET")
     history = await live.dm(USER, "/history")
     assert history.plain.splitlines()[1].startswith("2026-01-05 23:3")
+
+
+# --- a chart on every alert ---------------------------------------------------------------------
+
+
+async def test_an_alert_fanned_out_is_a_photo_in_each_chat_uploaded_once(live: Running) -> None:
+    fake = live.fake
+    await live.dm(USER, f"/subscribe {RULE}")
+    await live.dm(OTHER_USER, f"/subscribe {RULE}")
+
+    await live.cross_threshold()
+    alerts = await live.only_alerts({USER: 1, OTHER_USER: 1})
+
+    for alert in alerts:
+        assert alert.photo is not None
+        assert_names_the_alert(alert)
+    photos = [a.photo for a in alerts if a.photo is not None]
+    # One upload; the other chat got the photo by the file id Telegram gave back.
+    assert sorted(p.uploaded for p in photos) == [False, True]
+    assert photos[0].file_id == photos[1].file_id
+    assert sum(1 for m in fake.sent if m.photo is not None and m.photo.uploaded) == 1
+    assert fake.rejections == []
+
+
+@pytest.fixture
+async def charts_off(tmp_path: Path, fake: TelegramApiFake) -> AsyncIterator[Running]:
+    feed = ScriptedDominance()
+    settings = settings_for(tmp_path, fake).model_copy(update={"alert_charts": False})
+    polled = fake.wait_until(lambda: fake.calls["getUpdates"] > 0)
+    stop, task = await start_service(settings, feed, polled, "its Telegram front-end polled")
+    running = Running(settings, fake, feed, stop, task)
+    yield running
+    await running.shutdown()
+
+
+async def test_alert_charts_off_sends_plain_text(charts_off: Running) -> None:
+    await charts_off.dm(USER, f"/subscribe {RULE}")
+    await charts_off.cross_threshold()
+    alert = await charts_off.only_alert(USER, 1)
+    assert alert.photo is None
+    assert_names_the_alert(alert)
+    assert charts_off.fake.calls["sendPhoto"] == 0
+
+
+async def test_a_chart_that_fails_to_draw_lets_the_alert_out_as_text(
+    live: Running, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(spec: ChartSpec) -> ChartImage:
+        raise ChartError(f"could not draw the {spec.metric} chart: no backend")
+
+    monkeypatch.setattr(bot.charts, "draw_now", broken)
+    await live.dm(USER, f"/subscribe {RULE}")
+    await live.dm(OTHER_USER, f"/subscribe {RULE}")
+
+    await live.cross_threshold()
+    alerts = await live.only_alerts({USER: 1, OTHER_USER: 1})
+
+    for alert in alerts:
+        assert alert.photo is None
+        assert_names_the_alert(alert)
+    failures = [r for r in caplog.records if "goes without a chart" in r.getMessage()]
+    assert len(failures) == 1, "logged once per event, not per chat"
