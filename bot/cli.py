@@ -23,7 +23,8 @@ from bot.app import (
     run,
 )
 from bot.charts import ChartError, draw
-from bot.charts.data import chart_spec
+from bot.charts.data import backtest_chart_spec, chart_spec
+from bot.charts.spec import ChartSpec
 from bot.commands import UniverseStatus, universe_status
 from bot.commands.backtests import resolve_rule, run_backtest
 from bot.model.backtest import Backtest, report_lines
@@ -82,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     backtest.add_argument("--from", dest="start", type=_day, help="first day, YYYY-MM-DD (UTC)")
     backtest.add_argument("--to", dest="end", type=_day, help="last day, YYYY-MM-DD (UTC)")
     backtest.add_argument("--json", action="store_true", help="print JSON")
+    backtest.add_argument(
+        "--chart", metavar="FILE.png", help="also draw the metric with a marker per firing"
+    )
     history = commands.add_parser("history", help="manage stored history")
     history_commands = history.add_subparsers(dest="history_command", required=True)
     imported = history_commands.add_parser(
@@ -136,7 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_status(settings, args.metric, as_json=args.json))
         if command == "backtest":
             return asyncio.run(
-                _backtest(settings, args.rule, args.start, args.end, as_json=args.json)
+                _backtest(
+                    settings, args.rule, args.start, args.end, as_json=args.json, chart=args.chart
+                )
             )
         if command == "history":
             return _import(settings, args.metric, args.file)
@@ -162,7 +168,13 @@ def _iso(at: datetime | None) -> str | None:
 
 
 async def _backtest(
-    settings: Settings, words: list[str], start: date | None, end: date | None, *, as_json: bool
+    settings: Settings,
+    words: list[str],
+    start: date | None,
+    end: date | None,
+    *,
+    as_json: bool,
+    chart: str | None = None,
 ) -> int:
     prepare_catalogue(settings.ingest_metrics)
     begin = None if start is None else datetime.combine(start, datetime.min.time(), UTC)
@@ -190,12 +202,33 @@ async def _backtest(
             print(f"risk-on-radar: {exc}", file=sys.stderr)
             return 2
         result = await run_backtest(store, rule, begin, until)
+        spec = await backtest_chart_spec(store, result) if chart else None
     finally:
         await store.close()
     if as_json:
         print(json.dumps(_backtest_json(result, start, end), indent=2))
     else:
         print("\n".join(report_lines(result)))
+    if chart:
+        return await _write_chart(spec, chart, rule.metric)
+    return 0
+
+
+async def _write_chart(spec: ChartSpec | None, output: str, metric: str) -> int:
+    """Draw `spec` to `output`; one line on stderr when there is nothing to draw or it fails."""
+    if spec is None:
+        print(f"risk-on-radar: chart: no {metric} values stored to draw", file=sys.stderr)
+        return 1
+    try:
+        image = await draw(spec)
+        await asyncio.to_thread(Path(output).write_bytes, image.png)
+    except ChartError as exc:
+        print(f"risk-on-radar: chart: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"risk-on-radar: chart: cannot write {output}: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f"{output}: {metric}, {len(spec.points)} points, {image.width}x{image.height}")
     return 0
 
 
@@ -359,17 +392,7 @@ async def _chart(settings: Settings, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    try:
-        image = await draw(spec)
-        await asyncio.to_thread(Path(args.output).write_bytes, image.png)
-    except ChartError as exc:
-        print(f"risk-on-radar: chart: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"risk-on-radar: chart: cannot write {args.output}: {exc.strerror}", file=sys.stderr)
-        return 1
-    print(f"{args.output}: {metric}, {len(spec.points)} points, {image.width}x{image.height}")
-    return 0
+    return await _write_chart(spec, args.output, metric)
 
 
 async def _migrate(settings: Settings) -> int:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from bot.charts.spec import ChartSpec, ComponentStrip, Marker, Point, StripRow, Threshold
 from bot.model.alerts import direction_of
+from bot.model.backtest import Backtest
 from bot.model.formatting import format_condition
 from bot.model.metrics import metric_info
 from bot.model.regime import COMPONENTS, Verdict, from_detail
@@ -111,3 +113,22 @@ def component_strip(points: Sequence[StoredPoint], first: date, last: date) -> C
         for c in COMPONENTS
     )
     return ComponentStrip(first, rows)
+
+
+async def backtest_chart_spec(store: Store, result: Backtest) -> ChartSpec | None:
+    """Return the chart of a backtest: its metric, its rule's level, and a marker per replayed event."""
+    if result.first is None or result.last is None:
+        return None
+    rule = result.rule
+    spec = await chart_spec(store, rule.metric, [rule], result.first, result.last)
+    if spec is None:
+        return None
+    markers = tuple(
+        Marker(rule.id, e.at, e.value, e.state, direction_of(rule.op)) for e in result.events
+    )
+    fired = sum(e.state == "firing" for e in result.events)
+    return replace(
+        spec,
+        subtitle=f"{spec.subtitle} · backtest: fired {fired} time{'' if fired == 1 else 's'}",
+        markers=markers,
+    )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
+from bot.charts.data import backtest_chart_spec
+from bot.commands.backtests import run_backtest
 from bot.model.evaluation import RuleState
+from bot.model.rules import RuleDefaults, builtin_rules
 from bot.storage import Store
+from signals.types import Sample
 from tests.bot.test_cli import cli, cli_env
 
 ASI = [40, 44, 48, 52, 55, 49, 47, 45, 43, 51, 56, 61]
@@ -150,3 +154,44 @@ async def test_bad_backtest_arguments_get_one_line(tmp_path: Path) -> None:
         assert out == ""
         assert len(err.strip().splitlines()) == 1, err
         assert err.startswith(expected)
+
+
+async def test_a_backtest_draws_its_firings_on_a_chart(tmp_path: Path) -> None:
+    env = cli_env(tmp_path)
+    assert (await cli(env, tmp_path, "history", "import", "asi", str(asi_csv(tmp_path))))[0] == 0
+    png = tmp_path / "asi-above-50.png"
+    code, out, err = await cli(env, tmp_path, "backtest", "asi-above-50", "--chart", str(png))
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == f"{png}: asi, 12 points, 1280x720"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Nothing stored for the metric: one line, no file.
+    empty = tmp_path / "none.png"
+    code, _, err = await cli(env, tmp_path, "backtest", "btc_dominance < 59", "--chart", str(empty))
+    assert code == 1
+    assert err == "risk-on-radar: chart: no btc_dominance values stored to draw\n"
+    assert not empty.exists()
+
+
+async def test_the_backtest_chart_marks_the_replayed_firings(tmp_path: Path) -> None:
+    store = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'radar.db'}")
+    try:
+        rows = [
+            Sample(
+                "asi", float(v), datetime.combine(FIRST, time(), UTC) + timedelta(days=5 * k), "x"
+            )
+            for k, v in enumerate(ASI)
+        ]
+        await store.save_history(rows)
+        rule = next(r for r in builtin_rules(RuleDefaults()) if r.id == "asi-above-50")
+        result = await run_backtest(store, rule)
+        spec = await backtest_chart_spec(store, result)
+    finally:
+        await store.close()
+    assert spec is not None
+    assert [(m.state, m.value) for m in spec.markers] == [
+        ("firing", 52.0),
+        ("resolved", 45.0),
+        ("firing", 51.0),
+    ]
+    assert [t.rule_id for t in spec.thresholds] == ["asi-above-50"]
+    assert spec.subtitle.endswith("backtest: fired 2 times")
