@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 
 from bot.charts import ChartError, draw
-from bot.charts.data import chart_spec
+from bot.charts.data import backtest_chart_spec, chart_spec
 from bot.commands.backtests import resolve_rule, run_backtest, usage_error
 from bot.commands.reports import (
     Caller,
@@ -488,6 +488,18 @@ class CommandService:
                 raise usage_error(f"years must be from 1 to {_MAX_YEARS}") from None
         start = None if years is None else self._clock() - years * _YEAR
         return await run_backtest(self._store, rule, start)
+
+    async def backtest_chart(self, result: Backtest) -> bytes | None:
+        """Draw a backtest: its metric, its rule's level, a marker per firing; None if it cannot."""
+        spec = await backtest_chart_spec(self._store, result)
+        if spec is None:
+            return None
+        try:
+            return (await draw(spec)).png
+        except ChartError as exc:
+            # The summary still goes out; the chart is a bonus.
+            log.warning("backtest chart of %s failed: %s", result.rule.id, exc)
+            return None
 
     async def remove_alert(self, caller: Caller, rule_id: str) -> None:
         """Delete one of this chat's custom alerts."""

@@ -289,7 +289,9 @@ class RadarCommands:
     async def _backtest(self, interaction: Interaction, rule: str, years: int | None) -> Reply:
         words = [*rule.split(), *(() if years is None else (str(years),))]
         found = await self._service.backtest(self.caller(interaction), words)
-        return Reply(render.backtest_text(found))
+        png = await self._service.backtest_chart(found)
+        files = () if png is None else (Attachment("backtest.png", png),)
+        return Reply(render.backtest_text(found), files=files)
 
     async def _chart(self, interaction: Interaction, metric: str, days: int | None) -> Reply:
         shown = None if days is None else str(days)

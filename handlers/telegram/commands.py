@@ -311,7 +311,9 @@ class ChatCommands:
 
     async def _backtest(self, origin: Origin, args: list[str]) -> Reply:
         caller = await self._caller(origin, manage=False)
-        return Reply(render_backtest(await self._service.backtest(caller, args)))
+        found = await self._service.backtest(caller, args)
+        png = await self._service.backtest_chart(found)
+        return Reply(render_backtest(found), photo=png, filename="backtest.png")
 
     async def _chart(self, origin: Origin, args: list[str]) -> Reply:
         if not args or len(args) > 2:

@@ -38,7 +38,10 @@ async def seed(running: Running) -> None:
 async def test_backtest_a_rule_and_a_condition(live: Running) -> None:  # noqa: F811
     await seed(live)
 
-    reply = (await live.dm(USER, "/backtest asi-above-50")).plain
+    sent = await live.dm(USER, "/backtest asi-above-50")
+    # A chart of the history with a marker per firing, the summary as its caption.
+    assert sent.photo is not None and sent.photo.data[:4] == b"\x89PNG"
+    reply = sent.plain
 
     # Crosses 50 at sample 3 (52), re-arms below 46 at sample 7 (45), crosses again at 9 (51).
     assert reply.splitlines() == [
