@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, ExtBot
 
+from bot.app import settle_memory
 from bot.charts import ChartSpec, Point
 from bot.charts.alerts import AlertCharts
 from bot.model.alerts import AlertMessage
@@ -183,6 +184,7 @@ async def run_radar(
     charts: bool = False,
 ) -> None:
     """Deliver `plan` the way bot.dispatcher does, through TelegramNotifier."""
+    settle_memory()  # as the bot does once started
     bot: ExtBot[int] = ExtBot(token, base_url=f"{api_url}/bot", rate_limiter=Pacer(limits))
     notifier = TelegramNotifier(bot, alert_charts() if charts else None)
     async with bot:

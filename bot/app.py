@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import signal
@@ -171,6 +172,18 @@ class Service:
     frontends: list[FrontEnd] = field(default_factory=list)
 
 
+def settle_memory() -> None:
+    """Leave what start-up built out of every later full garbage collection.
+
+    A full collection stops the event loop for as long as it walks every tracked object: about
+    50 ms over the ~100,000 a started bot holds (70 ms once charts have loaded matplotlib). A
+    stall that long bunches paced Telegram sends enough to draw a 429; frozen, those objects are
+    no longer walked. Freed by reference counting as before; only cycle collection skips them.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def declared_metrics(source: str) -> tuple[str, ...]:
     """Return the metric ids the catalogue says `source` publishes."""
     return next((spec.ids for spec in CATALOGUE.sources if spec.name == source), ())
@@ -291,6 +304,7 @@ async def run(
             health, IngestConfig.from_settings(settings), service.engine.ingest_sample, clock
         )
         runner = await start_server(health, settings.port, settings.host)
+        settle_memory()
         log.info(
             "Risk-On Radar running: %d sources, front-ends: %s, health on %s:%d",
             len(service.pollers),
