@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from bot.model.alerts import AlertMessage, AlertState, Handling
 from bot.model.backtest import Backtest
 from bot.model.destinations import Destination
-from bot.model.formatting import format_time
+from bot.model.formatting import format_released, format_time
 from bot.model.metrics import Lean
-from bot.model.quiet import QuietHours
+from bot.model.quiet import QuietHours, zone_name
 from bot.model.regime import Reading
 
 
@@ -269,6 +269,17 @@ class UnmuteInfo:
     released: int
     quiet: QuietHours | None = None
 
+    def text(self) -> str:
+        """Return the reply in plain words, the same on every front-end."""
+        text = "Alerts here are back on."
+        if self.released:
+            text += " " + format_released(self.released, "meanwhile")
+        if self.quiet is not None:
+            text += (
+                f" Quiet hours ({self.quiet.span} {self.quiet.zone}) hold alerts until they end."
+            )
+        return text
+
 
 @dataclass(frozen=True, slots=True)
 class QuietInfo:
@@ -277,6 +288,19 @@ class QuietInfo:
     quiet: QuietHours | None
     released: int = 0
 
+    def text(self) -> str:
+        """Return the reply in plain words, the same on every front-end."""
+        if self.quiet is None:
+            text = "Quiet hours are off here."
+        else:
+            text = (
+                f"Quiet hours here: {self.quiet.span} {self.quiet.zone}, every day. Alerts that "
+                "fire then are held and sent in one summary when they end."
+            )
+        if self.released:
+            text += " " + format_released(self.released, "so far")
+        return text
+
 
 @dataclass(frozen=True, slots=True)
 class TimeZoneInfo:
@@ -284,6 +308,11 @@ class TimeZoneInfo:
 
     zone: tzinfo
     now: datetime
+
+    def text(self) -> str:
+        """Return the reply in plain words, the same on every front-end."""
+        now = format_time(self.now, self.zone)
+        return f"Times here are shown in {zone_name(self.zone)}: it is {now} now."
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,12 +39,10 @@ from bot.model.formatting import (
     format_condition,
     format_fraction,
     format_held_headline,
-    format_released,
     format_time,
     join_capped,
 )
 from bot.model.metrics import metric_info
-from bot.model.quiet import zone_name
 from bot.model.regime import VERDICT_MARKS, Reading
 from handlers.discord.layout import DESCRIPTION_LIMIT, FIELD_VALUE_LIMIT, EmbedSpec, Field, truncate
 
@@ -267,34 +265,17 @@ def mute_text(mute: MuteInfo) -> str:
 
 def unmute_text(info: UnmuteInfo) -> str:
     """Render an unmute and what it let go."""
-    text = "🔔 Alerts here are back on."
-    if info.released:
-        text += " " + format_released(info.released, "meanwhile")
-    if info.quiet is not None:
-        text += f" Quiet hours ({info.quiet.span} {info.quiet.zone}) hold alerts until they end."
-    return text
+    return f"🔔 {info.text()}"
 
 
 def quiet_text(info: QuietInfo) -> str:
     """Render a channel's quiet hours and what switching them let go."""
-    if info.quiet is None:
-        text = "Quiet hours are off here."
-    else:
-        text = (
-            f"🌙 Quiet hours here: {info.quiet.span} {info.quiet.zone}, every day. Alerts that "
-            "fire then are held and sent in one summary when they end."
-        )
-    if info.released:
-        text += " " + format_released(info.released, "so far")
-    return text
+    return f"🌙 {info.text()}" if info.quiet is not None else info.text()
 
 
 def time_zone_text(info: TimeZoneInfo) -> str:
     """Render the zone a channel's times are shown in."""
-    return (
-        f"Times here are shown in {zone_name(info.zone)}: "
-        f"it is {format_time(info.now, info.zone)} now."
-    )
+    return info.text()
 
 
 def _summary(alert: AlertMessage) -> str:

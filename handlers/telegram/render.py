@@ -35,12 +35,10 @@ from bot.model.formatting import (
     format_condition,
     format_fraction,
     format_held_headline,
-    format_released,
     format_time,
     join_capped,
 )
 from bot.model.metrics import metric_info
-from bot.model.quiet import zone_name
 from bot.model.regime import VERDICT_MARKS, Reading
 
 MAX_MESSAGE = 4096
@@ -302,35 +300,17 @@ def render_mute(info: MuteInfo) -> str:
 
 def render_unmute(info: UnmuteInfo) -> str:
     """Return the confirmation of an unmute, and what it let go."""
-    text = "Alerts here are back on."
-    if info.released:
-        text += " " + format_released(info.released, "meanwhile")
-    if info.quiet is not None:
-        text += (
-            f" Quiet hours ({escape(info.quiet.span)} {escape(info.quiet.zone)}) hold alerts "
-            "until they end."
-        )
-    return text
+    return escape(info.text())
 
 
 def render_quiet(info: QuietInfo) -> str:
     """Return a chat's quiet hours, and what switching them let go."""
-    if info.quiet is None:
-        text = "Quiet hours are off here."
-    else:
-        text = (
-            f"Quiet hours here: {escape(info.quiet.span)} {escape(info.quiet.zone)}, every day. "
-            "Alerts that fire then are held and sent in one summary when they end."
-        )
-    if info.released:
-        text += " " + format_released(info.released, "so far")
-    return text
+    return escape(info.text())
 
 
 def render_time_zone(info: TimeZoneInfo) -> str:
     """Return the zone a chat's times are shown in."""
-    now = escape(format_time(info.now, info.zone))
-    return f"Times here are shown in {escape(zone_name(info.zone))}: it is {now} now."
+    return escape(info.text())
 
 
 _HANDLING: dict[Handling, str] = {
